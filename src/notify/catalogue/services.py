@@ -1,0 +1,160 @@
+"""Services, their senders and their team list."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from notify.db.models import TemplateType
+from notify.recipients.email import normalise_email
+from notify.recipients.phone import normalise_phone
+
+MAX_RETENTION_DAYS = 7
+
+
+class ServiceNotFound(Exception):
+    pass
+
+
+class InvalidService(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRecord:
+    id: uuid.UUID
+    name: str
+    active: bool
+    restricted: bool
+    message_limit: int
+    rate_limit: int
+    international_sms: bool
+    data_retention_days: int
+
+
+_COLUMNS = "id, name, active, restricted, message_limit, rate_limit, international_sms, data_retention_days"
+
+
+async def create_service(
+    conn: AsyncConnection,
+    *,
+    name: str,
+    restricted: bool = True,
+    message_limit: int = 1000,
+    rate_limit: int = 3000,
+    international_sms: bool = False,
+    data_retention_days: int = MAX_RETENTION_DAYS,
+) -> ServiceRecord:
+    if not name.strip():
+        raise InvalidService("a service needs a name")
+    if not 1 <= data_retention_days <= MAX_RETENTION_DAYS:
+        raise InvalidService(f"data retention must be 1 to {MAX_RETENTION_DAYS} days")
+    if message_limit < 0 or rate_limit < 1:
+        raise InvalidService("limits must be positive")
+    try:
+        async with conn.begin_nested():
+            row = (
+                await conn.execute(
+                    text(
+                        "INSERT INTO services (id, name, active, restricted, message_limit, rate_limit, "
+                        "international_sms, data_retention_days) VALUES (:id, :name, true, :restricted, :limit, "
+                        f":rate, :intl, :retention) RETURNING {_COLUMNS}"
+                    ),
+                    {"id": uuid.uuid4(), "name": name.strip(), "restricted": restricted, "limit": message_limit,
+                     "rate": rate_limit, "intl": international_sms, "retention": data_retention_days},
+                )
+            ).one()
+    except IntegrityError as exc:
+        raise InvalidService(f"a service called {name!r} already exists") from exc
+    return ServiceRecord(*row)
+
+
+async def get_service(conn: AsyncConnection, service_id: uuid.UUID) -> ServiceRecord:
+    row = (await conn.execute(text(f"SELECT {_COLUMNS} FROM services WHERE id = :id"), {"id": service_id})).one_or_none()
+    if row is None:
+        raise ServiceNotFound(service_id)
+    return ServiceRecord(*row)
+
+
+async def find_service_by_name(conn: AsyncConnection, name: str) -> ServiceRecord | None:
+    row = (await conn.execute(text(f"SELECT {_COLUMNS} FROM services WHERE name = :n"), {"n": name})).one_or_none()
+    return ServiceRecord(*row) if row else None
+
+
+async def add_sms_sender(
+    conn: AsyncConnection, service_id: uuid.UUID, sender: str, *, is_default: bool = False
+) -> uuid.UUID:
+    if not sender.strip() or len(sender) > 32:
+        raise InvalidService("an SMS sender is a phone number or up to 11 letters")
+    if is_default:
+        await conn.execute(
+            text("UPDATE service_sms_senders SET is_default = false WHERE service_id = :s"), {"s": service_id}
+        )
+    sender_id = uuid.uuid4()
+    await conn.execute(
+        text("INSERT INTO service_sms_senders (id, service_id, sms_sender, is_default) VALUES (:id, :s, :v, :d)"),
+        {"id": sender_id, "s": service_id, "v": sender.strip(), "d": is_default},
+    )
+    return sender_id
+
+
+async def add_reply_to(conn: AsyncConnection, service_id: uuid.UUID, address: str, *, is_default: bool = False) -> uuid.UUID:
+    address = normalise_email(address)
+    if is_default:
+        await conn.execute(
+            text("UPDATE service_email_reply_to SET is_default = false WHERE service_id = :s"), {"s": service_id}
+        )
+    reply_id = uuid.uuid4()
+    await conn.execute(
+        text(
+            "INSERT INTO service_email_reply_to (id, service_id, email_address, is_default) VALUES (:id, :s, :v, :d)"
+        ),
+        {"id": reply_id, "s": service_id, "v": address, "d": is_default},
+    )
+    return reply_id
+
+
+def normalise_team_recipient(recipient_type: TemplateType, value: str, *, region: str = "US") -> str:
+    if recipient_type is TemplateType.sms:
+        return normalise_phone(value, default_region=region, allow_international=True)
+    return normalise_email(value).lower()
+
+
+async def add_team_member(
+    conn: AsyncConnection, service_id: uuid.UUID, recipient_type: TemplateType, value: str, *, region: str = "US"
+) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO service_team_members (id, service_id, recipient_type, recipient) "
+            "VALUES (:id, :s, :t, :r) ON CONFLICT DO NOTHING"
+        ),
+        {"id": uuid.uuid4(), "s": service_id, "t": recipient_type.value,
+         "r": normalise_team_recipient(recipient_type, value, region=region)},
+    )
+
+
+async def is_team_member(
+    conn: AsyncConnection, service_id: uuid.UUID, recipient_type: TemplateType, normalised: str
+) -> bool:
+    value = normalised.lower() if recipient_type is TemplateType.email else normalised
+    row = (
+        await conn.execute(
+            text(
+                "SELECT 1 FROM service_team_members WHERE service_id = :s AND recipient_type = :t AND recipient = :r"
+            ),
+            {"s": service_id, "t": recipient_type.value, "r": value},
+        )
+    ).first()
+    return row is not None
+
+
+async def sender_exists(conn: AsyncConnection, service_id: uuid.UUID, kind: TemplateType, sender_id: uuid.UUID) -> bool:
+    table = "service_sms_senders" if kind is TemplateType.sms else "service_email_reply_to"
+    row = (
+        await conn.execute(text(f"SELECT 1 FROM {table} WHERE id = :id AND service_id = :s"), {"id": sender_id, "s": service_id})
+    ).first()
+    return row is not None

@@ -1,0 +1,146 @@
+"""Settings: the one typed place every ``NOTIFY_*`` environment variable is read.
+
+Settings are built by the caller (the CLI or a test fixture) and passed down, never
+constructed at import time, so tests can run many differently-configured apps in one
+process without patching globals.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class ProviderName(StrEnum):
+    simulated = "simulated"
+
+
+class LogFormat(StrEnum):
+    console = "console"
+    json = "json"
+
+
+class ConfigError(Exception):
+    """Start-up configuration is unusable; the message says which variable to fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore")
+
+    environment: Environment = Environment.development
+    data_dir: Path = Path(".notify")
+
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://… of an external database; unset starts an embedded one under data_dir.",
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+
+    storage_url: str | None = Field(
+        default=None, description="file://path, s3://bucket[/prefix] or memory://; unset uses data_dir/objects."
+    )
+    storage_endpoint: str | None = None
+    storage_region: str | None = None
+    storage_access_key_id: str | None = None
+    storage_secret_access_key: str | None = None
+    storage_allow_http: bool = False
+
+    secret_key: str | None = Field(default=None, min_length=32)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=6011, ge=0, le=65535)
+    public_url: str | None = Field(default=None, description="Base URL used in links; defaults to http://host:port.")
+
+    sms_provider: ProviderName = ProviderName.simulated
+    email_provider: ProviderName = ProviderName.simulated
+    simulated_delivery_delay_ms: int = Field(default=500, ge=0, le=600_000)
+
+    default_phone_region: str = "US"
+    email_from_domain: str = Field(
+        default="notify.localhost", description="Emails go out as <service-slug>@this-domain."
+    )
+
+    batch_max_wait_ms: float = Field(default=4.0, ge=0, le=1000)
+    batch_max_size: int = Field(default=500, ge=1, le=10_000)
+
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+    send_concurrency: int = Field(default=32, ge=1, le=1000)
+
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+
+    log_format: LogFormat | None = None
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.environment is Environment.production:
+            missing = [
+                name
+                for name, value in (
+                    ("NOTIFY_SECRET_KEY", self.secret_key),
+                    ("NOTIFY_DATABASE_URL", self.database_url),
+                    ("NOTIFY_STORAGE_URL", self.storage_url),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(
+                    "production needs " + ", ".join(missing) + " set; the embedded defaults are for development only"
+                )
+        if self.storage_url and self.storage_url.startswith("memory://") and self.environment is Environment.production:
+            raise ValueError("NOTIFY_STORAGE_URL=memory:// loses every upload on restart; use file:// or s3://")
+        return self
+
+    @property
+    def resolved_log_format(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.json if self.environment is Environment.production else LogFormat.console
+
+    @property
+    def resolved_storage_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return (self.data_dir / "objects").resolve().as_uri()
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def ensure_secret_key(self) -> str:
+        """Development keeps a generated key under data_dir so API keys survive restarts."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            self.secret_key = path.read_text().strip()
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.secret_key = secrets.token_urlsafe(48)
+            path.write_text(self.secret_key)
+            path.chmod(0o600)
+        return self.secret_key
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, turning pydantic's errors into one readable message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            loc = ".".join(str(part) for part in error["loc"])
+            name = f"NOTIFY_{loc.upper()}" if loc else "settings"
+            lines.append(f"  {name}: {error['msg']}")
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from exc

@@ -1,0 +1,237 @@
+"""Tables. None of them may hold a recipient, a personalisation value or anything derived from one.
+
+A notification points at its recipient only as (job_id, job_row_number); the row itself lives in
+the job's object in storage for the retention period.  Team members are the service's own staff
+(trial-mode allow list), not members of the public, and are the one place contact details live.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TemplateType(StrEnum):
+    sms = "sms"
+    email = "email"
+
+
+class KeyType(StrEnum):
+    """GOV.UK Notify's key types; the API spells normal keys 'normal' and stores them as 'normal'."""
+
+    normal = "normal"
+    team = "team"
+    test = "test"
+
+
+class JobKind(StrEnum):
+    api = "api"  # a group-committed batch of API sends
+    upload = "upload"  # a spreadsheet uploaded by a service team
+
+
+class JobStatus(StrEnum):
+    pending = "pending"
+    scheduled = "scheduled"
+    in_progress = "in progress"
+    finished = "finished"
+    cancelled = "cancelled"
+    error = "error"
+
+
+def _enum(cls: type[StrEnum], name: str) -> Enum:
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e], native_enum=False, length=20)
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class Service(Base):
+    __tablename__ = "services"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    restricted: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=text("true"), doc="trial mode: sends only to the team list"
+    )
+    message_limit: Mapped[int] = mapped_column(Integer, default=1000, server_default=text("1000"))
+    rate_limit: Mapped[int] = mapped_column(
+        Integer, default=3000, server_default=text("3000"), doc="API requests per 60 seconds"
+    )
+    international_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    data_retention_days: Mapped[int] = mapped_column(Integer, default=7, server_default=text("7"))
+    created_at: Mapped[datetime] = _now()
+
+
+class ServiceSmsSender(Base):
+    __tablename__ = "service_sms_senders"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
+    sms_sender: Mapped[str] = mapped_column(String(32))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = _now()
+
+
+class ServiceEmailReplyTo(Base):
+    __tablename__ = "service_email_reply_to"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
+    email_address: Mapped[str] = mapped_column(String(255))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = _now()
+
+
+class TeamMember(Base):
+    """A service's own staff contact, allowed as a recipient in trial mode and with team keys."""
+
+    __tablename__ = "service_team_members"
+    __table_args__ = (UniqueConstraint("service_id", "recipient_type", "recipient"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    recipient_type: Mapped[TemplateType] = mapped_column(_enum(TemplateType, "recipient_type"))
+    recipient: Mapped[str] = mapped_column(String(255), doc="normalised: E.164 or lower-cased email")
+
+
+class Template(Base):
+    __tablename__ = "templates"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    template_type: Mapped[TemplateType] = mapped_column(_enum(TemplateType, "template_type"))
+    subject: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TemplateVersion(Base):
+    """Every version ever published, so a notification renders with the version it was sent with."""
+
+    __tablename__ = "template_versions"
+
+    template_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("templates.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    name: Mapped[str] = mapped_column(String(255))
+    template_type: Mapped[TemplateType] = mapped_column(_enum(TemplateType, "template_type"))
+    subject: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    key_type: Mapped[KeyType] = mapped_column(_enum(KeyType, "key_type"))
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary, doc="Fernet token under NOTIFY_SECRET_KEY")
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+
+
+class Job(Base):
+    """One recipient object in storage: an uploaded spreadsheet, or a group-committed batch of API sends."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    kind: Mapped[JobKind] = mapped_column(_enum(JobKind, "job_kind"))
+    object_key: Mapped[str] = mapped_column(String(255))
+    row_count: Mapped[int] = mapped_column(Integer)
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"), default=JobStatus.pending)
+    template_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    original_file_name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_jobs_service_created", "service_id", "created_at"),)
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    service_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    job_row_number: Mapped[int] = mapped_column(Integer)
+    job_kind: Mapped[JobKind] = mapped_column(_enum(JobKind, "job_kind"))
+    template_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    template_version: Mapped[int] = mapped_column(Integer)
+    notification_type: Mapped[TemplateType] = mapped_column(_enum(TemplateType, "notification_type"))
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    key_type: Mapped[KeyType] = mapped_column(_enum(KeyType, "key_type"))
+    client_reference: Mapped[str | None] = mapped_column(String(1000))
+    sender_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), doc="sms sender or email reply-to")
+    international: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    billable_units: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    status: Mapped[str] = mapped_column(String(20), default="created", server_default=text("'created'"))
+    provider: Mapped[str | None] = mapped_column(String(32))
+    provider_reference: Mapped[str | None] = mapped_column(String(255))
+    carrier: Mapped[str | None] = mapped_column(String(255))
+    provider_response: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("job_id", "job_row_number", name="uq_notifications_job_row"),
+        Index("ix_notifications_service_created", "service_id", "created_at", "id"),
+        Index("ix_notifications_provider_reference", "provider_reference"),
+    )
+
+
+class UsageCounter(Base):
+    """Per-service counters shared by every API process: the daily limit and the rate-limit window.
+
+    Keeping them in PostgreSQL (not process memory) is what makes the limits hold across any number
+    of API processes; a row lock on the counter serialises concurrent batches of one service.
+    """
+
+    __tablename__ = "usage_counters"
+
+    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,0 +1,125 @@
+"""The runtime: every long-lived resource a process needs, opened once and closed once.
+
+Built explicitly by the entry point (CLI, app lifespan or a test fixture) from a Settings object,
+so nothing is a module-level singleton and tests can run several runtimes side by side.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import procrastinate
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from notify.config import Settings
+from notify.db.embedded import start_embedded_postgres
+from notify.db.engine import create_engine
+from notify.db.urls import libpq_url
+from notify.receipts.apply import Receipt
+from notify.secrets import SecretBox
+from notify.sending.deliver import Deliverer
+from notify.sending.group_commit import GroupCommitter
+from notify.sending.providers.base import EmailProvider, SmsProvider
+from notify.sending.providers.simulated import SimulatedProvider
+from notify.storage import ObjectStore, open_store
+
+
+def resolve_database_url(settings: Settings) -> str:
+    return settings.database_url or start_embedded_postgres(settings.data_dir)
+
+
+def open_object_store(settings: Settings) -> ObjectStore:
+    return open_store(
+        settings.resolved_storage_url,
+        endpoint=settings.storage_endpoint,
+        region=settings.storage_region,
+        access_key_id=settings.storage_access_key_id,
+        secret_access_key=settings.storage_secret_access_key,
+        allow_http=settings.storage_allow_http,
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database_url: str
+    engine: AsyncEngine
+    store: ObjectStore
+    queue: procrastinate.App
+    sms_provider: SmsProvider
+    email_provider: EmailProvider
+    secrets: SecretBox
+    committer: GroupCommitter = field(init=False)
+    deliverer: Deliverer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.committer = GroupCommitter(
+            self.engine,
+            self.store,
+            self.defer_delivery,
+            max_wait=self.settings.batch_max_wait_ms / 1000,
+            max_size=self.settings.batch_max_size,
+        )
+        self.deliverer = Deliverer(
+            engine=self.engine,
+            store=self.store,
+            sms_provider=self.sms_provider,
+            email_provider=self.email_provider,
+            receipts=self.schedule_simulated_receipts,
+            email_from_domain=self.settings.email_from_domain,
+            concurrency=self.settings.send_concurrency,
+        )
+
+    async def defer_delivery(self, conn: AsyncConnection, job_id: uuid.UUID, first_row: int, last_row: int) -> None:
+        """Enqueue on the caller's transaction, so the task exists if and only if its rows do."""
+        raw = await conn.get_raw_connection()
+        await self.queue.configure_task("deliver_rows", connection=raw.driver_connection).defer_async(
+            job_id=str(job_id), first_row=first_row, last_row=last_row
+        )
+
+    async def schedule_simulated_receipts(self, receipts: Sequence[Receipt]) -> None:
+        """Receipts that a simulated outcome implies arrive after the configured delay, via the queue."""
+        delay = self.settings.simulated_delivery_delay_ms / 1000
+        await self.queue.configure_task("apply_receipts", schedule_in={"seconds": delay} if delay else None).defer_async(
+            references=[r.provider_reference for r in receipts], statuses=[r.status.value for r in receipts]
+        )
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    sms_provider: SmsProvider | None = None,
+    email_provider: EmailProvider | None = None,
+) -> AsyncIterator[Runtime]:
+    from notify.worker import register_tasks
+
+    database_url = resolve_database_url(settings)
+    engine = create_engine(database_url, pool_size=settings.database_pool_size)
+    simulated = SimulatedProvider()
+    queue = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=libpq_url(database_url), min_size=1, max_size=4)
+    )
+    runtime = Runtime(
+        settings=settings,
+        database_url=database_url,
+        engine=engine,
+        store=open_object_store(settings),
+        queue=queue,
+        sms_provider=sms_provider or simulated,
+        email_provider=email_provider or simulated,
+        secrets=SecretBox(settings.ensure_secret_key()),
+    )
+    register_tasks(queue, runtime)
+    try:
+        async with queue.open_async():
+            await runtime.committer.start()
+            try:
+                yield runtime
+            finally:
+                await runtime.committer.close()
+    finally:
+        await engine.dispose()

@@ -1,0 +1,321 @@
+"""Group commit of API sends: many concurrent requests share one batch object and one transaction.
+
+A request gets its 201 only after the object holding its recipient is durably stored and the
+notification row, the job row and the delivery task have committed together.  Batching is
+what lets a PII-free database keep up with API traffic: one object PUT and one COPY per batch
+instead of per request.
+
+The daily message limit and the rate limit are enforced here, inside the same transaction,
+against counters in PostgreSQL, so they hold across every API process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from notify.db.models import JobKind, KeyType, TemplateType
+from notify.log_config import get_logger
+from notify.recipients.batch_file import encode_batch
+from notify.storage import ObjectStore, upload_key
+
+logger = get_logger(__name__)
+
+RATE_WINDOW = timedelta(seconds=60)
+
+
+@dataclass(slots=True)
+class PendingSend:
+    """One validated API send waiting for its batch. Holds the recipient in memory only."""
+
+    notification_id: uuid.UUID
+    service_id: uuid.UUID
+    template_id: uuid.UUID
+    template_version: int
+    notification_type: TemplateType
+    api_key_id: uuid.UUID
+    key_type: KeyType
+    recipient: str
+    personalisation: Mapping[str, Any]
+    client_reference: str | None
+    sender_id: uuid.UUID | None
+    international: bool
+    billable_units: int
+    message_limit: int
+    rate_limit: int
+    future: asyncio.Future[Accepted] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    job_id: uuid.UUID
+    row_number: int
+    created_at: datetime
+
+
+class SendLimitExceeded(Exception):
+    """The service has used its daily allowance."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Exceeded send limits ({limit}) for today")
+        self.limit = limit
+
+
+class RateLimitExceeded(Exception):
+    def __init__(self, key_type: KeyType, limit: int, interval: int) -> None:
+        super().__init__(
+            f"Exceeded rate limit for key type {key_type.value.upper()} of {limit} requests per {interval} seconds"
+        )
+        self.key_type, self.limit, self.interval = key_type, limit, interval
+
+
+class BatchFailed(Exception):
+    """Storing the batch failed; nothing was committed and the client may retry."""
+
+
+DeferDelivery = Callable[[AsyncConnection, uuid.UUID, int, int], Awaitable[None]]
+
+
+class GroupCommitter:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        store: ObjectStore,
+        defer_delivery: DeferDelivery,
+        *,
+        max_wait: float = 0.004,
+        max_size: int = 500,
+        max_inflight: int = 4,
+    ) -> None:
+        self._engine = engine
+        self._store = store
+        self._defer_delivery = defer_delivery
+        self._max_wait = max_wait
+        self._max_size = max_size
+        self._queue: asyncio.Queue[PendingSend] = asyncio.Queue()
+        self._inflight = asyncio.Semaphore(max_inflight)
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._collector: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._collector = asyncio.create_task(self._collect(), name="group-commit")
+
+    async def close(self) -> None:
+        """Flush what is queued, then stop; requests already accepted are never dropped."""
+        if self._collector is not None:
+            self._collector.cancel()
+            try:
+                await self._collector
+            except asyncio.CancelledError:
+                pass
+        leftovers: list[PendingSend] = []
+        while not self._queue.empty():
+            leftovers.append(self._queue.get_nowait())
+        if leftovers:
+            await self._flush(leftovers)
+        if self._flushes:
+            await asyncio.gather(*self._flushes, return_exceptions=True)
+
+    async def submit(self, send: PendingSend) -> Accepted:
+        if self._collector is None:
+            raise RuntimeError("GroupCommitter.start() was not called")
+        self._queue.put_nowait(send)
+        return await send.future
+
+    async def _collect(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            deadline = loop.time() + self._max_wait
+            while len(batch) < self._max_size:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                except TimeoutError:
+                    break
+            # Drain whatever else is already waiting, up to the size cap, without waiting more.
+            while len(batch) < self._max_size and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._inflight.acquire()
+            task = asyncio.create_task(self._flush_and_release(batch))
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+
+    async def _flush_and_release(self, batch: list[PendingSend]) -> None:
+        try:
+            await self._flush(batch)
+        finally:
+            self._inflight.release()
+
+    async def _flush(self, batch: list[PendingSend]) -> None:
+        now = datetime.now(UTC)
+        by_service: dict[uuid.UUID, list[PendingSend]] = defaultdict(list)
+        for send in batch:
+            by_service[send.service_id].append(send)
+        written: list[str] = []
+        results: dict[int, Accepted | BaseException] = {}
+        try:
+            async with self._engine.begin() as conn:
+                accepted_by_service: dict[uuid.UUID, list[PendingSend]] = {}
+                # Sorted so two processes lock counters in the same order and cannot deadlock.
+                for service_id in sorted(by_service):
+                    sends = by_service[service_id]
+                    accepted = await self._apply_limits(conn, sends, now, results)
+                    if accepted:
+                        accepted_by_service[service_id] = accepted
+                jobs = {service_id: uuid.uuid4() for service_id in accepted_by_service}
+                keys = {service_id: upload_key(service_id, jobs[service_id]) for service_id in accepted_by_service}
+                await asyncio.gather(
+                    *(
+                        self._store.put(
+                            keys[service_id], encode_batch((s.recipient, s.personalisation) for s in sends)
+                        )
+                        for service_id, sends in accepted_by_service.items()
+                    )
+                )
+                written.extend(keys.values())
+                await self._insert(conn, accepted_by_service, jobs, keys, now)
+                for service_id, sends in accepted_by_service.items():
+                    await self._defer_delivery(conn, jobs[service_id], 0, len(sends) - 1)
+                    for row_number, send in enumerate(sends):
+                        results[id(send)] = Accepted(jobs[service_id], row_number, now)
+        except Exception as exc:
+            logger.exception("batch failed", action="api_batch.failed", size=len(batch))
+            await self._discard_objects(written)
+            failure = BatchFailed("the message could not be stored; please retry")
+            failure.__cause__ = exc
+            for send in batch:
+                if not send.future.done():
+                    send.future.set_exception(failure)
+            return
+        logger.debug("batch committed", action="api_batch.committed", size=len(batch), services=len(by_service))
+        for send in batch:
+            outcome = results[id(send)]
+            if send.future.done():
+                continue
+            if isinstance(outcome, BaseException):
+                send.future.set_exception(outcome)
+            else:
+                send.future.set_result(outcome)
+
+    async def _discard_objects(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            try:
+                await self._store.delete(key)
+            except Exception:
+                logger.warning("orphan batch object left behind", action="api_batch.orphan", key=key)
+
+    async def _apply_limits(
+        self,
+        conn: AsyncConnection,
+        sends: list[PendingSend],
+        now: datetime,
+        results: dict[int, Accepted | BaseException],
+    ) -> list[PendingSend]:
+        """Reserve daily and per-minute allowance for the sends that count; reject the rest in arrival order.
+
+        Test keys never count against either limit, as in GOV.UK Notify.
+        """
+        counted = [s for s in sends if s.key_type is not KeyType.test]
+        if not counted:
+            return sends
+        service_id = counted[0].service_id
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        window = datetime.fromtimestamp(now.timestamp() // 60 * 60, UTC)
+        params = {"service_id": service_id, "day": day, "window": window}
+        await conn.execute(
+            text(
+                "INSERT INTO usage_counters (service_id, kind, window_start, count) "
+                "VALUES (:service_id, 'daily', :day, 0), (:service_id, 'rate', :window, 0) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            params,
+        )
+        rows = await conn.execute(
+            text(
+                "SELECT kind, count FROM usage_counters WHERE service_id = :service_id AND "
+                "((kind = 'daily' AND window_start = :day) OR (kind = 'rate' AND window_start = :window)) "
+                "ORDER BY kind FOR UPDATE"
+            ),
+            params,
+        )
+        used = dict(rows.tuples().all())
+        message_limit, rate_limit = counted[-1].message_limit, counted[-1].rate_limit
+        daily_left = max(0, message_limit - used.get("daily", 0))
+        rate_left = max(0, rate_limit - used.get("rate", 0))
+        granted = min(len(counted), daily_left, rate_left)
+        if granted:
+            await conn.execute(
+                text(
+                    "UPDATE usage_counters SET count = count + :granted WHERE service_id = :service_id AND "
+                    "((kind = 'daily' AND window_start = :day) OR (kind = 'rate' AND window_start = :window))"
+                ),
+                {**params, "granted": granted},
+            )
+        rejected = counted[granted:]
+        for send in rejected:
+            # GOV.UK checks the rate limit before the daily limit; report whichever ran out first.
+            results[id(send)] = (
+                RateLimitExceeded(send.key_type, rate_limit, int(RATE_WINDOW.total_seconds()))
+                if rate_left <= daily_left
+                else SendLimitExceeded(message_limit)
+            )
+        rejected_ids = {id(s) for s in rejected}
+        return [s for s in sends if id(s) not in rejected_ids]
+
+    async def _insert(
+        self,
+        conn: AsyncConnection,
+        accepted: Mapping[uuid.UUID, list[PendingSend]],
+        jobs: Mapping[uuid.UUID, uuid.UUID],
+        keys: Mapping[uuid.UUID, str],
+        now: datetime,
+    ) -> None:
+        raw = await conn.get_raw_connection()
+        pg = raw.driver_connection
+        async with pg.cursor() as cur:
+            async with cur.copy(
+                "COPY jobs (id, service_id, kind, object_key, row_count, status, created_at) FROM STDIN"
+            ) as copy:
+                for service_id, sends in accepted.items():
+                    await copy.write_row(
+                        (jobs[service_id], service_id, JobKind.api.value, keys[service_id], len(sends), "in progress", now)
+                    )
+            async with cur.copy(
+                "COPY notifications (id, service_id, job_id, job_row_number, job_kind, template_id, template_version, "
+                "notification_type, api_key_id, key_type, client_reference, sender_id, international, "
+                "billable_units, status, created_at) FROM STDIN"
+            ) as copy:
+                for service_id, sends in accepted.items():
+                    for row_number, s in enumerate(sends):
+                        await copy.write_row(
+                            (
+                                s.notification_id,
+                                service_id,
+                                jobs[service_id],
+                                row_number,
+                                JobKind.api.value,
+                                s.template_id,
+                                s.template_version,
+                                s.notification_type.value,
+                                s.api_key_id,
+                                s.key_type.value,
+                                s.client_reference,
+                                s.sender_id,
+                                s.international,
+                                s.billable_units,
+                                "created",
+                                now,
+                            )
+                        )

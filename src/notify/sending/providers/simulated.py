@@ -1,0 +1,80 @@
+"""The simulated provider: the default in development and tests, and the fake that ships with the code.
+
+It decides each message's outcome from the well-known test recipients that GOV.UK Notify and
+Notify.gov document, so teams can exercise failures without a real carrier.  The receipt for
+that outcome arrives later through the normal receipt path, after the configured delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+
+from notify.sending.providers.base import EmailMessage, SendResult, SmsMessage
+from notify.statuses import Status
+
+# Numbers and addresses whose outcome is fixed (E.164 / lower-cased).
+TEMPORARY_FAILURE_NUMBERS = frozenset({"+447700900003", "+14254147111"})
+PERMANENT_FAILURE_NUMBERS = frozenset({"+447700900002", "+14254147222"})
+TECHNICAL_FAILURE_NUMBERS = frozenset({"+447700900004", "+14254147333"})
+TEMPORARY_FAILURE_EMAILS = frozenset({"temp-fail@simulator.notify"})
+PERMANENT_FAILURE_EMAILS = frozenset({"perm-fail@simulator.notify"})
+TECHNICAL_FAILURE_EMAILS = frozenset({"tech-fail@simulator.notify"})
+
+
+def simulated_sms_outcome(to: str) -> Status:
+    if to in TEMPORARY_FAILURE_NUMBERS:
+        return Status.temporary_failure
+    if to in PERMANENT_FAILURE_NUMBERS:
+        return Status.permanent_failure
+    if to in TECHNICAL_FAILURE_NUMBERS:
+        return Status.technical_failure
+    return Status.delivered
+
+
+def simulated_email_outcome(to: str) -> Status:
+    address = to.lower()
+    if address in TEMPORARY_FAILURE_EMAILS:
+        return Status.temporary_failure
+    if address in PERMANENT_FAILURE_EMAILS:
+        return Status.permanent_failure
+    if address in TECHNICAL_FAILURE_EMAILS:
+        return Status.technical_failure
+    return Status.delivered
+
+
+@dataclass
+class SimulatedProvider:
+    """Both an SMS and an email provider.
+
+    ``record`` keeps the last ``record_limit`` messages so tests can assert on what was sent;
+    it is off outside tests because the recording holds recipients in memory.
+    """
+
+    latency_seconds: float = 0.0
+    record: bool = False
+    record_limit: int = 100_000
+    name: str = "simulated"
+    sent: deque[SmsMessage | EmailMessage] = field(default_factory=deque)
+
+    async def send_sms(self, message: SmsMessage) -> SendResult:
+        await self._wait()
+        self._record(message)
+        return SendResult(provider_reference=f"sim-{uuid.uuid4()}", final_status=simulated_sms_outcome(message.to))
+
+    async def send_email(self, message: EmailMessage) -> SendResult:
+        await self._wait()
+        self._record(message)
+        return SendResult(provider_reference=f"sim-{uuid.uuid4()}", final_status=simulated_email_outcome(message.to))
+
+    async def _wait(self) -> None:
+        if self.latency_seconds:
+            await asyncio.sleep(self.latency_seconds)
+
+    def _record(self, message: SmsMessage | EmailMessage) -> None:
+        if self.record:
+            self.sent.append(message)
+            while len(self.sent) > self.record_limit:
+                self.sent.popleft()

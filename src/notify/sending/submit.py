@@ -1,0 +1,126 @@
+"""Accept one API send: validate it completely, then hand it to the group committer.
+
+Everything that can be wrong with a request is found here, before anything is stored, so a
+rejected request leaves no trace (and its recipient is never written anywhere).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from notify.catalogue.services import is_team_member, sender_exists
+from notify.catalogue.templates import TemplateNotFound, TemplateRecord, get_template
+from notify.db.models import KeyType, TemplateType
+from notify.recipients.email import normalise_email
+from notify.recipients.phone import is_international, normalise_phone
+from notify.runtime import Runtime
+from notify.sending.group_commit import Accepted, PendingSend
+from notify.sending.senders import ServiceSenders, load_senders
+from notify.templates import RenderedEmail, RenderedSms, render_email, render_sms
+
+TRIAL_MODE_MESSAGE = (
+    "Can’t send to this recipient when service is in trial mode – see "
+    "https://www.notifications.service.gov.uk/trial-mode"
+)
+TEAM_KEY_MESSAGE = "Can’t send to this recipient using a team-only API key"
+
+
+class TemplateUnusable(Exception):
+    """The template exists but cannot be used for this send; the message says why."""
+
+
+class RecipientNotAllowed(Exception):
+    """Trial mode or a team key restricts recipients to the service's team list."""
+
+
+class UnknownSender(Exception):
+    def __init__(self, field: str, sender_id: uuid.UUID) -> None:
+        super().__init__(f"{field} {sender_id} does not exist in database for service id")
+        self.field = field
+
+
+class ServiceInactive(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    notification_type: TemplateType
+    recipient: str
+    template_id: uuid.UUID
+    personalisation: Mapping[str, Any]
+    reference: str | None
+    sender_id: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmittedSend:
+    notification_id: uuid.UUID
+    template: TemplateRecord
+    rendered: RenderedSms | RenderedEmail
+    senders: ServiceSenders
+    accepted: Accepted
+
+
+async def submit_send(runtime: Runtime, service: Any, api_key_id: uuid.UUID, key_type: KeyType, request: SendRequest) -> SubmittedSend:
+    """``service`` is the authenticated service (notify.api.auth.AuthenticatedService)."""
+    if not service.active:
+        raise ServiceInactive("Service is not active")
+    settings = runtime.settings
+    kind = request.notification_type
+    if kind is TemplateType.sms:
+        recipient = normalise_phone(
+            request.recipient, default_region=settings.default_phone_region, allow_international=service.international_sms
+        )
+    else:
+        recipient = normalise_email(request.recipient)
+
+    async with runtime.engine.connect() as conn:
+        try:
+            template = await get_template(conn, service.id, request.template_id)
+        except TemplateNotFound:
+            raise TemplateUnusable("Template not found") from None
+        if template.archived:
+            raise TemplateUnusable(f"Template {template.id} has been deleted")
+        if template.template_type is not kind:
+            raise TemplateUnusable(f"{template.template_type.value} template is not suitable for {kind.value} notification")
+        if request.sender_id is not None and not await sender_exists(conn, service.id, kind, request.sender_id):
+            raise UnknownSender("sms_sender_id" if kind is TemplateType.sms else "email_reply_to_id", request.sender_id)
+        restricted_key = key_type is KeyType.team or (service.restricted and key_type is not KeyType.test)
+        if restricted_key and not await is_team_member(conn, service.id, kind, recipient):
+            raise RecipientNotAllowed(TEAM_KEY_MESSAGE if key_type is KeyType.team else TRIAL_MODE_MESSAGE)
+        senders = await load_senders(conn, service.id, service.name, settings.email_from_domain)
+
+    rendered: RenderedSms | RenderedEmail
+    if kind is TemplateType.sms:
+        rendered = render_sms(template.content, request.personalisation)
+        billable = rendered.length.fragments
+        international = is_international(recipient, settings.default_phone_region)
+    else:
+        rendered = render_email(template.subject or "", template.content, request.personalisation)
+        billable, international = 0, False
+
+    notification_id = uuid.uuid4()
+    accepted = await runtime.committer.submit(
+        PendingSend(
+            notification_id=notification_id,
+            service_id=service.id,
+            template_id=template.id,
+            template_version=template.version,
+            notification_type=kind,
+            api_key_id=api_key_id,
+            key_type=key_type,
+            recipient=recipient,
+            personalisation=dict(request.personalisation),
+            client_reference=request.reference,
+            sender_id=request.sender_id,
+            international=international,
+            billable_units=billable,
+            message_limit=service.message_limit,
+            rate_limit=service.rate_limit,
+        )
+    )
+    return SubmittedSend(notification_id, template, rendered, senders, accepted)

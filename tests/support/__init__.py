@@ -1,0 +1,1 @@
+"""Test infrastructure shared across the suite (not tests themselves)."""
