@@ -51,7 +51,7 @@ def _validation_message(err: dict[str, Any]) -> str:
     field = ".".join(loc)
     kind = err.get("type", "")
     if kind == "missing":
-        return f"{field} is a required property"
+        return f"{field} is a required property" if field else "Invalid JSON supplied in POST data"
     if kind == "extra_forbidden":
         return f"Additional properties are not allowed ({field} was unexpected)"
     if kind == "json_invalid":

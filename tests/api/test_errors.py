@@ -1,0 +1,142 @@
+"""Bad input gets a 4xx in Notify's v2 error shape, never a 500, and nothing is stored."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from notify.catalogue.templates import update_template
+from notify.runtime import Runtime
+from tests.support.accounts import Account
+from tests.support.pii_audit import PiiAudit
+
+
+def _error(response: httpx.Response, status: int) -> dict[str, str]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["status_code"] == status
+    assert len(body["errors"]) >= 1
+    return body["errors"][0]
+
+
+async def _nothing_stored(runtime: Runtime) -> None:
+    async with runtime.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM notifications"))).scalar() == 0
+        assert (await conn.execute(text("SELECT count(*) FROM jobs"))).scalar() == 0
+    assert [o async for o in runtime.store.list("uploads/")] == []
+
+
+SMS_PERSONALISATION = {"name": "Ann", "day": "Friday"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "error", "message"),
+    [
+        ({"template_id": "T"}, "ValidationError", "phone_number is a required property"),
+        ({"phone_number": "2025550143"}, "ValidationError", "template_id is a required property"),
+        ({"phone_number": "2025550143", "template_id": "not-a-uuid"}, "ValidationError",
+         "template_id is not a valid UUID"),
+        ({"phone_number": 2025550143, "template_id": "T"}, "ValidationError", "phone_number should be a string"),
+        ({"phone_number": "2025550143", "template_id": "T", "colour": "red"}, "ValidationError",
+         "Additional properties are not allowed (colour was unexpected)"),
+        ({"phone_number": "2025550143", "template_id": "T", "personalisation": "x"}, "ValidationError",
+         "personalisation should be an object"),
+        ({"phone_number": "not a number", "template_id": "T", "personalisation": SMS_PERSONALISATION},
+         "ValidationError", "phone_number Must not contain letters or symbols"),
+        ({"phone_number": "202555", "template_id": "T", "personalisation": SMS_PERSONALISATION},
+         "ValidationError", "phone_number Not enough digits"),
+        ({"phone_number": "+44 7911 123456", "template_id": "T", "personalisation": SMS_PERSONALISATION},
+         "ValidationError", "phone_number Not a US phone number. International messaging is not enabled for this service"),
+        ({"phone_number": "2025550143", "template_id": "T"}, "BadRequestError", "Missing personalisation: name, day"),
+        ({"phone_number": "2025550143", "template_id": "T", "personalisation": {"name": "x" * 1000, "day": "1"}},
+         "BadRequestError", "Text messages cannot be longer than 918 characters. Your message is 1030 characters long."),
+        ({"phone_number": "2025550143", "template_id": str(uuid.UUID(int=1)), "personalisation": SMS_PERSONALISATION},
+         "BadRequestError", "Template not found"),
+        ({"phone_number": "2025550143", "template_id": "E", "personalisation": SMS_PERSONALISATION},
+         "BadRequestError", "email template is not suitable for sms notification"),
+        ({"phone_number": "2025550143", "template_id": "T", "personalisation": SMS_PERSONALISATION,
+          "sms_sender_id": str(uuid.UUID(int=2))}, "BadRequestError",
+         f"sms_sender_id {uuid.UUID(int=2)} does not exist in database for service id"),
+        ({"phone_number": "2025550143", "template_id": "T", "personalisation": SMS_PERSONALISATION,
+          "scheduled_for": "2030-01-01 10:00"}, "BadRequestError",
+         "Cannot schedule notifications (this feature is invite-only)"),
+    ],
+)
+async def test_bad_sms_requests(
+    client: httpx.AsyncClient, account: Account, runtime: Runtime, pii_audit: PiiAudit,
+    payload: dict[str, Any], error: str, message: str,
+) -> None:
+    substitutes = {"T": str(account.sms_template_id), "E": str(account.email_template_id)}
+    body = {k: substitutes.get(v, v) if isinstance(v, str) else v for k, v in payload.items()}
+    if isinstance(body.get("phone_number"), str):
+        pii_audit.track(body["phone_number"])
+    got = _error(await client.post("/v2/notifications/sms", json=body, headers=account.headers()), 400)
+    assert got == {"error": error, "message": message}
+    await _nothing_stored(runtime)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{not json", "Invalid JSON supplied in POST data"),
+        (b"[1, 2]", "Request body must be a JSON object"),
+        (b"", "Invalid JSON supplied in POST data"),
+    ],
+)
+async def test_malformed_bodies(
+    client: httpx.AsyncClient, account: Account, runtime: Runtime, content: bytes, message: str
+) -> None:
+    response = await client.post(
+        "/v2/notifications/sms", content=content, headers={**account.headers(), "Content-Type": "application/json"}
+    )
+    errors = response.json()["errors"]
+    assert response.status_code == 400, response.text
+    assert any(e["message"] == message for e in errors), errors
+    await _nothing_stored(runtime)
+
+
+async def test_bad_email_address(client: httpx.AsyncClient, account: Account, runtime: Runtime) -> None:
+    got = _error(
+        await client.post(
+            "/v2/notifications/email",
+            json={"email_address": "not-an-email", "template_id": str(account.email_template_id),
+                  "personalisation": {"name": "A", "case": "1"}},
+            headers=account.headers(),
+        ),
+        400,
+    )
+    assert got == {"error": "ValidationError", "message": "email_address Not a valid email address"}
+    await _nothing_stored(runtime)
+
+
+async def test_archived_template_is_refused(client: httpx.AsyncClient, account: Account, runtime: Runtime) -> None:
+    async with runtime.engine.begin() as conn:
+        await update_template(conn, account.service_id, account.sms_template_id, archived=True)
+    got = _error(
+        await client.post(
+            "/v2/notifications/sms",
+            json={"phone_number": "2025550143", "template_id": str(account.sms_template_id),
+                  "personalisation": SMS_PERSONALISATION},
+            headers=account.headers(),
+        ),
+        400,
+    )
+    assert got == {"error": "BadRequestError", "message": f"Template {account.sms_template_id} has been deleted"}
+
+
+async def test_unknown_notification_and_bad_ids(client: httpx.AsyncClient, account: Account) -> None:
+    got = _error(await client.get(f"/v2/notifications/{uuid.uuid4()}", headers=account.headers()), 404)
+    assert got == {"error": "NoResultFound", "message": "No result found"}
+    got = _error(await client.get("/v2/notifications/123", headers=account.headers()), 400)
+    assert got == {"error": "ValidationError", "message": "notification_id is not a valid UUID"}
+    got = _error(await client.get("/v2/notifications?status=elephant", headers=account.headers()), 400)
+    assert got["error"] == "ValidationError" and got["message"].startswith("status elephant is not one of")
+    got = _error(await client.get("/v2/notifications?older_than=abc", headers=account.headers()), 400)
+    assert got == {"error": "ValidationError", "message": "older_than is not a valid UUID"}
+    got = _error(await client.get("/v2/nowhere", headers=account.headers()), 404)
+    assert got["error"] == "ResourceNotFound"
+    got = _error(await client.delete("/v2/notifications/sms", headers=account.headers()), 405)

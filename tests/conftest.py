@@ -1,0 +1,86 @@
+"""Root fixtures: real PostgreSQL, a real S3 endpoint, the app, an account to send with, the PII audit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from notify.app import create_app
+from notify.config import LogFormat, Settings
+from notify.log_config import configure_logging
+from notify.runtime import Runtime, open_object_store
+from notify.sending.providers.simulated import SimulatedProvider
+from tests.support.accounts import Account, create_account
+from tests.support.pii_audit import PiiAudit
+
+pytest_plugins = ["tests.fixtures.moto_server", "tests.fixtures.database"]
+
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    configure_logging(LogFormat.json, "DEBUG")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        environment="test",
+        data_dir=tmp_path / ".notify",
+        database_url=database_url,
+        storage_url=(tmp_path / "objects").as_uri(),
+        secret_key=TEST_SECRET_KEY,
+        simulated_delivery_delay_ms=0,
+        batch_max_wait_ms=2,
+        database_pool_size=5,
+        auth_cache_seconds=0,
+    )
+
+
+@pytest.fixture
+def provider() -> SimulatedProvider:
+    return SimulatedProvider(record=True)
+
+
+@pytest.fixture
+async def app(settings: Settings, provider: SimulatedProvider) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, run_worker=True, sms_provider=provider, email_provider=provider)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+def runtime(app: FastAPI) -> Runtime:
+    return app.state.runtime  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def account(runtime: Runtime) -> Account:
+    return await create_account(runtime)
+
+
+@pytest.fixture
+async def pii_audit(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> AsyncIterator[PiiAudit]:
+    """Request this in every test that sends recipients; it fails the test on any leak."""
+    caplog.set_level(logging.DEBUG)
+    audit = PiiAudit(
+        database_url=settings.database_url or "",
+        store=open_object_store(settings),
+        scan_dirs=[tmp_path],
+        records=lambda: [r for phase in ("setup", "call") for r in caplog.get_records(phase)] + caplog.records,
+    )
+    yield audit
+    await audit.check()
