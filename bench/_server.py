@@ -67,6 +67,25 @@ class BenchEnv:
         except (OSError, ValueError, IndexError):
             return None
 
+    def db_counters(self) -> dict[str, int]:
+        """Cumulative PostgreSQL counters for the database: sessions opened, commits, rollbacks.
+
+        PostgreSQL flushes these from each backend about once a second, so deltas over a
+        10-second run are close but not exact.
+        """
+        import psycopg
+
+        try:
+            with psycopg.connect(self.database_url, autocommit=True) as conn:
+                row = conn.execute(
+                    "SELECT sessions, xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+                ).fetchone()
+        except Exception:  # noqa: BLE001 - only for reporting
+            return {}
+        if row is None:
+            return {}
+        return {"sessions": int(row[0]), "commits": int(row[1]), "rollbacks": int(row[2])}
+
     def count_upload_objects(self) -> int:
         root = self.objects_dir / "uploads"
         if not root.exists():
@@ -157,8 +176,10 @@ def free_port() -> int:
 class ApiProcess:
     """``notify api`` as a child process in its own process group, so stopping it stops its workers."""
 
-    def __init__(self, env: BenchEnv, *, workers: int = 1, port: int | None = None, log_level: str = "WARNING") -> None:
+    def __init__(self, env: BenchEnv, *, workers: int = 1, port: int | None = None, log_level: str = "WARNING",
+                 extra_env: dict[str, str] | None = None) -> None:
         self.env = env
+        self.extra_env = dict(extra_env or {})
         self.workers = workers
         self.port = port or free_port()
         self.log_path = env.tmp / f"api-{self.port}.log"
@@ -177,6 +198,7 @@ class ApiProcess:
             "NOTIFY_SECRET_KEY": self.env.secret_key,
             "NOTIFY_DATA_DIR": str(self.env.data_dir),
             "NOTIFY_LOG_LEVEL": self.log_level,
+            **self.extra_env,
         }
         cmd = [str(NOTIFY_BIN), "api", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
         with open(self.log_path, "wb") as out:
@@ -201,6 +223,10 @@ class ApiProcess:
             while len(self.pids()) < self.workers + 1 and time.monotonic() < deadline:
                 time.sleep(0.1)
             time.sleep(1.0)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
 
     def pids(self) -> list[int]:
         """The API's processes: the uvicorn parent and, with --workers > 1, its worker children."""

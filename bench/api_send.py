@@ -79,6 +79,7 @@ class RunResult:
     objects: int = 0  # batch objects the committer wrote during the run
     first_error: str | None = None
     cpu: dict[str, float] = field(default_factory=dict)  # percent of one core, per component
+    db: dict[str, float] = field(default_factory=dict)  # PostgreSQL sessions opened and transactions, per run
 
     rps: float = 0.0  # 201 responses per second
     per_object: float = 0.0  # 201 responses per batch object: the mean group-commit batch size
@@ -92,29 +93,29 @@ class RunResult:
 # --- CPU accounting ----------------------------------------------------------------------------
 
 
-def _proc_cpu(pids: list[int]) -> dict[int, float]:
+def _tree_cpu(root: int | None) -> dict[int, float]:
+    """CPU seconds per live process of the tree under ``root``, each including its reaped children.
+
+    A PostgreSQL backend that exits between two snapshots still counts: its time moves into the
+    postmaster's children_user/children_system when the postmaster reaps it.
+    """
+    if root is None:
+        return {}
     import psutil
 
     out: dict[int, float] = {}
-    for pid in pids:
+    try:
+        procs = [psutil.Process(root)]
+        procs += procs[0].children(recursive=True)
+    except Exception:  # noqa: BLE001
+        return out
+    for p in procs:
         try:
-            t = psutil.Process(pid).cpu_times()
-            out[pid] = t.user + t.system
+            t = p.cpu_times()
+            out[p.pid] = t.user + t.system + t.children_user + t.children_system
         except Exception:  # noqa: BLE001 - a process may come and go
             pass
     return out
-
-
-def _tree(pid: int | None) -> list[int]:
-    if pid is None:
-        return []
-    import psutil
-
-    try:
-        p = psutil.Process(pid)
-        return [pid] + [c.pid for c in p.children(recursive=True)]
-    except Exception:  # noqa: BLE001
-        return []
 
 
 def _proc_stat() -> list[int]:
@@ -133,22 +134,26 @@ class CpuMeter:
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # only waited-for children: i.e. finished wrk runs
         return {
             "t": time.monotonic(),
-            "api": _proc_cpu(self.api.pids()),
-            "pg": _proc_cpu(_tree(self.env.postmaster_pid())),
+            "api": _tree_cpu(self.api.pid),
+            "pg": _tree_cpu(self.env.postmaster_pid()),
+            "db": self.env.db_counters(),
             "self": me.ru_utime + me.ru_stime,
             "children": kids.ru_utime + kids.ru_stime,
             "stat": _proc_stat(),
         }
 
     @staticmethod
-    def delta(a: dict[str, Any], b: dict[str, Any], generator: str) -> dict[str, float]:
+    def delta(a: dict[str, Any], b: dict[str, Any], generator: str) -> tuple[dict[str, float], dict[str, float]]:
         wall = b["t"] - a["t"]
         if wall <= 0:
-            return {}
+            return {}, {}
 
         def tree_delta(key: str) -> float:
-            return sum(b[key][pid] - a[key][pid] for pid in b[key] if pid in a[key])
+            # processes alive at both ends, plus (via the parents' reaped-children times) those that exited;
+            # a process born during the interval contributes all of its time.
+            return sum(b[key][pid] - a[key].get(pid, 0.0) for pid in b[key])
 
+        db = {k: b["db"][k] - a["db"][k] - 1 for k in b["db"] if k in a["db"]}  # -1: the snapshot's own
         gen = (b["children"] - a["children"]) if generator == "wrk" else (b["self"] - a["self"])
         stat = [y - x for x, y in zip(a["stat"], b["stat"], strict=False)]
         total = sum(stat[:8]) or 1  # user nice system idle iowait irq softirq steal
@@ -160,7 +165,7 @@ class CpuMeter:
             "machine_busy": 100 * ncpu * (total - stat[3] - stat[4]) / total,
             "iowait": 100 * ncpu * stat[4] / total,
             "steal": 100 * ncpu * stat[7] / total if len(stat) > 7 else 0.0,
-        }
+        }, db
 
 
 # --- generator: wrk ----------------------------------------------------------------------------
@@ -398,12 +403,18 @@ def fmt(r: RunResult) -> str:
     cpu = r.cpu
     cpu_s = (
         f" | cpu%: api {cpu['api']:.0f} pg {cpu['postgres']:.0f} gen {cpu['generator']:.0f}"
-        f" busy {cpu['machine_busy']:.0f}/{100 * (os.cpu_count() or 1)} steal {cpu['steal']:.0f}"
+        f" other {max(0.0, cpu['machine_busy'] - cpu['api'] - cpu['postgres'] - cpu['generator']):.0f}"
+        f" (machine {cpu['machine_busy']:.0f}/{100 * (os.cpu_count() or 1)}, steal {cpu['steal']:.0f})"
         if cpu else ""
+    )
+    db = r.db
+    db_s = (
+        f" | pg: {db['sessions']:.0f} sessions opened, {(db['commits'] + db['rollbacks']) / r.requests:.1f} xacts/req"
+        if db and r.requests else ""
     )
     return (
         f"{r.rps:7.0f} req/s  p50 {r.p50_ms:6.1f}  p90 {r.p90_ms:6.1f}  p99 {r.p99_ms:6.1f}  max {r.max_ms:6.1f} ms"
-        f"  errors {r.errors}  objects {r.objects} ({r.per_object:.1f} req/object){cpu_s}"
+        f"  errors {r.errors:.0f}  objects {r.objects:.0f} ({r.per_object:.1f} req/object){cpu_s}{db_s}"
     )
 
 
@@ -415,11 +426,13 @@ def median_result(runs: list[RunResult]) -> RunResult:
     med.first_error = next((r.first_error for r in runs if r.first_error), None)
     if all(r.cpu for r in runs):
         med.cpu = {k: statistics.median(r.cpu[k] for r in runs) for k in runs[0].cpu}
+    if all(r.db for r in runs):
+        med.db = {k: statistics.median(r.db[k] for r in runs) for k in runs[0].db}
     return med
 
 
 def bench_workers(env: BenchEnv, args: argparse.Namespace, generator: str, workers: int) -> dict[str, Any]:
-    api = ApiProcess(env, workers=workers)
+    api = ApiProcess(env, workers=workers, extra_env=args.api_env)
     log(f"starting notify api --workers {workers} on port {api.port} ...")
     try:
         api.start()
@@ -446,7 +459,7 @@ def bench_workers(env: BenchEnv, args: argparse.Namespace, generator: str, worke
             after = meter.snapshot()
             time.sleep(0.2)  # let batches whose requests were answered finish their bookkeeping
             r.objects = env.count_upload_objects() - objects_before
-            r.cpu = CpuMeter.delta(before, after, generator)
+            r.cpu, r.db = CpuMeter.delta(before, after, generator)
             r.finish()
             runs.append(r)
             log(f"    {fmt(r)}")
@@ -472,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--max-requests", type=int, default=500_000,
                         help="stop a run early after this many requests (default 500000; 0 = no cap)")
+    parser.add_argument("--api-env", action="append", default=[], metavar="NOTIFY_X=VALUE",
+                        help="extra environment for the API process, e.g. NOTIFY_DATABASE_POOL_SIZE=50 (repeatable)")
     parser.add_argument("--keep", action="store_true", help="keep the temp directory (database, objects, logs)")
     parser.add_argument("--json", action="store_true", help="print the medians as one JSON line at the end")
     args = parser.parse_args(argv)
@@ -481,11 +496,18 @@ def main(argv: list[str] | None = None) -> int:
         worker_counts = [int(w) for w in str(args.workers).split(",") if w.strip()]
     except ValueError:
         parser.error("--workers takes a number or a comma list such as 1,2")
+    try:
+        args.api_env = dict(item.split("=", 1) for item in args.api_env)
+    except ValueError:
+        parser.error("--api-env takes NAME=VALUE")
+    if any(not name.startswith("NOTIFY_") for name in args.api_env):
+        parser.error("--api-env only passes NOTIFY_* settings")
     generator = pick_generator(args.generator)
     install_signal_handlers()
 
     log(f"API send benchmark: POST {PATH}, {args.connections} connections, warm-up {args.warmup:g} s, "
         f"{args.runs} x {args.duration:g} s, workers {worker_counts}, generator {generator}"
+        + (f", API env {args.api_env}" if args.api_env else "")
         + (f" ({args.wrk_threads} thread)" if generator == "wrk" else " (in-process asyncio)")
         + f", {os.cpu_count()} CPUs")
     env = create_env(keep=args.keep)

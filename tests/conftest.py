@@ -18,7 +18,7 @@ from notify.sending.providers.simulated import SimulatedProvider
 from tests.support.accounts import Account, create_account
 from tests.support.pii_audit import PiiAudit
 
-pytest_plugins = ["tests.fixtures.moto_server", "tests.fixtures.database"]
+pytest_plugins = ["tests.fixtures.moto_server", "tests.fixtures.database", "tests.fixtures.live_server"]
 
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
 

@@ -85,7 +85,7 @@ class Deliverer:
                 logger.warning("job vanished before delivery", action="deliver.no_job", job_id=str(job_id))
                 return 0
             rows = [
-                _Row(*r)
+                _Row(r[0], r[1], r[2], r[3], TemplateType(r[4]), KeyType(r[5]), r[6])
                 for r in (
                     await conn.execute(
                         text(
