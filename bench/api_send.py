@@ -168,6 +168,54 @@ class CpuMeter:
         }, db
 
 
+# --- PostgreSQL activity sampling (diagnostic, --sample-pg) -------------------------------------
+
+
+class PgSampler:
+    """Samples pg_stat_activity every ``interval`` s in a thread: what the API's backends are doing."""
+
+    def __init__(self, env: BenchEnv, interval: float = 0.02) -> None:
+        import collections
+        import threading
+
+        self.env, self.interval = env, interval
+        self.tally: collections.Counter[str] = collections.Counter()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.env.database_url, autocommit=True) as conn:
+            while not self._stop.wait(self.interval):
+                rows = conn.execute(
+                    "SELECT state, coalesce(wait_event_type || ':' || wait_event, 'CPU'), left(query, 60) "
+                    "FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() "
+                    "AND datname = current_database()"
+                ).fetchall()
+                self.samples += 1
+                for state, wait, query in rows:
+                    key = f"{state:<19} {wait:<28}" + (f" {' '.join(query.split())}" if state != "idle" else "")
+                    self.tally[key] += 1
+
+    def __enter__(self) -> PgSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def report(self, top: int = 12) -> str:
+        if not self.samples:
+            return "    (no pg samples)"
+        lines = [f"    pg_stat_activity, {self.samples} samples; mean backends per sample in each state:"]
+        for key, n in self.tally.most_common(top):
+            lines.append(f"    {n / self.samples:6.2f}  {key}")
+        return "\n".join(lines)
+
+
 # --- generator: wrk ----------------------------------------------------------------------------
 
 WRK_LUA = r"""
@@ -454,8 +502,13 @@ def bench_workers(env: BenchEnv, args: argparse.Namespace, generator: str, worke
         for i in range(args.runs):
             log(f"  run {i + 1}/{args.runs}: {args.duration:g} s with {args.connections} connections ...")
             objects_before = env.count_upload_objects()
+            sampler = PgSampler(env) if args.sample_pg else None
             before = meter.snapshot()
-            r = one(args.duration)
+            if sampler is not None:
+                with sampler:
+                    r = one(args.duration)
+            else:
+                r = one(args.duration)
             after = meter.snapshot()
             time.sleep(0.2)  # let batches whose requests were answered finish their bookkeeping
             r.objects = env.count_upload_objects() - objects_before
@@ -463,6 +516,8 @@ def bench_workers(env: BenchEnv, args: argparse.Namespace, generator: str, worke
             r.finish()
             runs.append(r)
             log(f"    {fmt(r)}")
+            if sampler is not None:
+                log(sampler.report())
             if r.errors and r.first_error:
                 log(f"    first error: {r.first_error}")
     finally:
@@ -487,6 +542,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop a run early after this many requests (default 500000; 0 = no cap)")
     parser.add_argument("--api-env", action="append", default=[], metavar="NOTIFY_X=VALUE",
                         help="extra environment for the API process, e.g. NOTIFY_DATABASE_POOL_SIZE=50 (repeatable)")
+    parser.add_argument("--sample-pg", action="store_true",
+                        help="diagnostic: sample pg_stat_activity every 20 ms during runs and print what backends wait on")
     parser.add_argument("--keep", action="store_true", help="keep the temp directory (database, objects, logs)")
     parser.add_argument("--json", action="store_true", help="print the medians as one JSON line at the end")
     args = parser.parse_args(argv)

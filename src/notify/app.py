@@ -20,6 +20,7 @@ from notify.config import Settings
 from notify.log_config import get_logger
 from notify.runtime import Runtime, open_runtime
 from notify.sending.providers.base import EmailProvider, SmsProvider
+from notify.storage import ObjectStore
 
 logger = get_logger(__name__)
 
@@ -30,12 +31,15 @@ def create_app(
     run_worker: bool = False,
     sms_provider: SmsProvider | None = None,
     email_provider: EmailProvider | None = None,
+    store: ObjectStore | None = None,
 ) -> FastAPI:
     """``run_worker`` runs a queue worker inside the API process (``notify run``)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(settings, sms_provider=sms_provider, email_provider=email_provider) as runtime:
+        async with open_runtime(
+            settings, sms_provider=sms_provider, email_provider=email_provider, store=store
+        ) as runtime:
             app.state.runtime = runtime
             worker: asyncio.Task[None] | None = None
             if run_worker:

@@ -35,7 +35,7 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore", env_ignore_empty=True)
 
     environment: Environment = Environment.development
     data_dir: Path = Path(".notify")
@@ -142,5 +142,5 @@ def load_settings(**overrides: object) -> Settings:
         for error in exc.errors():
             loc = ".".join(str(part) for part in error["loc"])
             name = f"NOTIFY_{loc.upper()}" if loc else "settings"
-            lines.append(f"  {name}: {error['msg']}")
+            lines.append(f"  {name}: {error['msg'].removeprefix('Value error, ')}")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from exc

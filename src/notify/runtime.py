@@ -94,7 +94,9 @@ async def open_runtime(
     *,
     sms_provider: SmsProvider | None = None,
     email_provider: EmailProvider | None = None,
+    store: ObjectStore | None = None,
 ) -> AsyncIterator[Runtime]:
+    """Providers and the store can be injected (fakes in tests); by default they come from settings."""
     from notify.worker import register_tasks
 
     database_url = resolve_database_url(settings)
@@ -107,7 +109,7 @@ async def open_runtime(
         settings=settings,
         database_url=database_url,
         engine=engine,
-        store=open_object_store(settings),
+        store=store or open_object_store(settings),
         queue=queue,
         sms_provider=sms_provider or simulated,
         email_provider=email_provider or simulated,
