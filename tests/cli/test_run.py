@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 import httpx
 from notifications_python_client.authentication import create_jwt_token
@@ -47,7 +52,16 @@ def _headers(info: dict[str, str]) -> dict[str, str]:
     return {"Authorization": "Bearer " + create_jwt_token(info["key"][-36:], info["service"])}
 
 
-def test_run_starts_everything_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """Outside pytest's private basetemp: the embedded server runs as another user (see db.embedded)."""
+    path = Path(tempfile.mkdtemp(prefix="notify-run-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_run_starts_everything_stops_cleanly_and_keeps_data(workdir: Path) -> None:
+    tmp_path = workdir
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc, first = _start(tmp_path, port)
