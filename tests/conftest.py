@@ -38,7 +38,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         simulated_delivery_delay_ms=0,
         batch_max_wait_ms=2,
         database_pool_size=5,
-        auth_cache_seconds=0,
+        catalogue_cache_seconds=0,
     )
 
 

@@ -77,7 +77,11 @@ class Settings(BaseSettings):
     send_concurrency: int = Field(default=32, ge=1, le=1000)
 
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
-    auth_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    catalogue_cache_seconds: float = Field(
+        default=5.0, ge=0, le=300,
+        description="How long a process may reuse a service's keys, templates and senders; edits made "
+        "elsewhere show within this time.",
+    )
 
     log_format: LogFormat | None = None
     log_level: str = "INFO"

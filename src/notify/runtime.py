@@ -10,10 +10,13 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import procrastinate
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from notify.catalogue.cache import TtlCache
+from notify.catalogue.templates import TemplateRecord
 from notify.config import Settings
 from notify.db.embedded import start_embedded_postgres
 from notify.db.engine import create_engine
@@ -24,6 +27,7 @@ from notify.sending.deliver import Deliverer
 from notify.sending.group_commit import GroupCommitter
 from notify.sending.providers.base import EmailProvider, SmsProvider
 from notify.sending.providers.simulated import SimulatedProvider
+from notify.sending.senders import ServiceSenders
 from notify.storage import ObjectStore, open_store
 
 
@@ -43,6 +47,20 @@ def open_object_store(settings: Settings) -> ObjectStore:
 
 
 @dataclass
+class Caches:
+    """Per-process caches of a service's own records (never recipients); see notify.catalogue.cache."""
+
+    services: TtlCache[uuid.UUID, Any]
+    templates: TtlCache[tuple[uuid.UUID, uuid.UUID], TemplateRecord | None]
+    senders: TtlCache[uuid.UUID, ServiceSenders]
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Caches:
+        ttl = settings.catalogue_cache_seconds
+        return cls(TtlCache(ttl), TtlCache(ttl), TtlCache(ttl))
+
+
+@dataclass
 class Runtime:
     settings: Settings
     database_url: str
@@ -52,10 +70,12 @@ class Runtime:
     sms_provider: SmsProvider
     email_provider: EmailProvider
     secrets: SecretBox
+    caches: Caches = field(init=False)
     committer: GroupCommitter = field(init=False)
     deliverer: Deliverer = field(init=False)
 
     def __post_init__(self) -> None:
+        self.caches = Caches.for_settings(self.settings)
         self.committer = GroupCommitter(
             self.engine,
             self.store,

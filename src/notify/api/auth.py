@@ -4,9 +4,9 @@ The client sends ``Authorization: Bearer <JWT>`` where the token is HS256-signed
 key's secret, ``iss`` is the service id and ``iat`` is the client's clock.  We try the token
 against each of the service's keys, as GOV.UK Notify does, and answer 401/403 with its messages.
 
-Decrypted key secrets are cached per process for a few seconds (settings.auth_cache_seconds):
-they are not recipient data, and the cache keeps key decryption off the hot path.  Revoking a key
-takes effect in other processes within that time.
+Decrypted key secrets are cached per process for a few seconds (settings.catalogue_cache_seconds,
+see notify.catalogue.cache): they are not recipient data, and the cache keeps key decryption off
+the hot path.  Revoking a key takes effect in other processes within that time.
 """
 
 from __future__ import annotations
@@ -56,25 +56,6 @@ def _auth_error(status: int, message: str) -> ApiError:
     return ApiError(status, "AuthError", message)
 
 
-class ServiceAuthCache:
-    def __init__(self, ttl: float) -> None:
-        self._ttl = ttl
-        self._entries: dict[uuid.UUID, tuple[float, AuthenticatedService | None]] = {}
-
-    def get(self, service_id: uuid.UUID) -> tuple[bool, AuthenticatedService | None]:
-        entry = self._entries.get(service_id)
-        if entry is None or entry[0] < time.monotonic():
-            return False, None
-        return True, entry[1]
-
-    def put(self, service_id: uuid.UUID, service: AuthenticatedService | None) -> None:
-        if self._ttl > 0:
-            self._entries[service_id] = (time.monotonic() + self._ttl, service)
-
-    def invalidate(self, service_id: uuid.UUID) -> None:
-        self._entries.pop(service_id, None)
-
-
 async def load_service(runtime: Runtime, service_id: uuid.UUID) -> AuthenticatedService | None:
     async with runtime.engine.connect() as conn:
         service = (
@@ -103,15 +84,83 @@ async def load_service(runtime: Runtime, service_id: uuid.UUID) -> Authenticated
     )
 
 
-async def authenticate(request: Request) -> Caller:
-    runtime: Runtime = request.app.state.runtime
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    service_id: uuid.UUID
+    key_id: uuid.UUID
+    issued_at: float
+
+
+class VerifiedTokens:
+    """Tokens whose signature already checked out, for the leeway window.
+
+    The official clients put ``iat`` in whole seconds, so a busy client sends the same token many
+    times a second; remembering that its signature matched key K saves the HMAC and JSON work.
+    Revocation and clock checks still run on every request.
+    """
+
+    def __init__(self, leeway: float, max_entries: int = 50_000) -> None:
+        self._leeway = leeway
+        self._max_entries = max_entries
+        self._entries: dict[str, VerifiedToken] = {}
+
+    def get(self, token: str) -> VerifiedToken | None:
+        found = self._entries.get(token)
+        if found is not None and abs(time.time() - found.issued_at) > self._leeway:
+            del self._entries[token]
+            return None
+        return found
+
+    def add(self, token: str, verified: VerifiedToken) -> None:
+        if len(self._entries) >= self._max_entries:
+            now = time.time()
+            self._entries = {t: v for t, v in self._entries.items() if abs(now - v.issued_at) <= self._leeway}
+            if len(self._entries) >= self._max_entries:
+                self._entries.clear()
+        self._entries[token] = verified
+
+
+def _bearer_token(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
         raise _auth_error(401, "Unauthorized: authentication token must be provided")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _auth_error(401, "Unauthorized: authentication bearer scheme must be used")
-    token = token.strip()
+    return token.strip()
+
+
+async def _service(runtime: Runtime, service_id: uuid.UUID) -> AuthenticatedService:
+    service = await runtime.caches.services.get_or_load(service_id, lambda: load_service(runtime, service_id))
+    if service is None:
+        raise _auth_error(403, "Invalid token: service not found")
+    if not service.keys:
+        raise _auth_error(403, "Invalid token: service has no API keys")
+    if not service.active:
+        raise _auth_error(403, "Invalid token: service is archived")
+    return service  # type: ignore[no-any-return]
+
+
+def _caller(runtime: Runtime, service: AuthenticatedService, key: ServiceKey, issued: float) -> Caller:
+    if key.revoked:
+        raise _auth_error(403, "Invalid token: API key revoked")
+    leeway = runtime.settings.jwt_leeway_seconds
+    if abs(time.time() - issued) > leeway:
+        raise _auth_error(403, f"Error: Your system clock must be accurate to within {leeway} seconds")
+    return Caller(service=service, api_key_id=key.id, key_type=key.key_type)
+
+
+async def authenticate(request: Request) -> Caller:
+    runtime: Runtime = request.app.state.runtime
+    token = _bearer_token(request)
+    verified_tokens: VerifiedTokens = request.app.state.verified_tokens
+    known = verified_tokens.get(token)
+    if known is not None:
+        service = await _service(runtime, known.service_id)
+        for key in service.keys:
+            if key.id == known.key_id:
+                return _caller(runtime, service, key, known.issued_at)
+
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError as exc:
@@ -123,18 +172,7 @@ async def authenticate(request: Request) -> Caller:
         service_id = uuid.UUID(str(issuer))
     except ValueError as exc:
         raise _auth_error(403, "Invalid token: service id is not the right data type") from exc
-
-    cache: ServiceAuthCache = request.app.state.auth_cache
-    hit, service = cache.get(service_id)
-    if not hit:
-        service = await load_service(runtime, service_id)
-        cache.put(service_id, service)
-    if service is None:
-        raise _auth_error(403, "Invalid token: service not found")
-    if not service.keys:
-        raise _auth_error(403, "Invalid token: service has no API keys")
-    if not service.active:
-        raise _auth_error(403, "Invalid token: service is archived")
+    service = await _service(runtime, service_id)
 
     for key in service.keys:
         try:
@@ -145,15 +183,11 @@ async def authenticate(request: Request) -> Caller:
             continue
         except jwt.PyJWTError as exc:
             raise _auth_error(403, "Invalid token: signature, api token is not valid") from exc
-        if key.revoked:
-            raise _auth_error(403, "Invalid token: API key revoked")
-        leeway = runtime.settings.jwt_leeway_seconds
         try:
             issued = float(claims["iat"])
         except (TypeError, ValueError) as exc:
             raise _auth_error(403, "Invalid token: signature, api token is not valid") from exc
-        if abs(time.time() - issued) > leeway:
-            raise _auth_error(403, f"Error: Your system clock must be accurate to within {leeway} seconds")
-        request.state.service_id = service.id
-        return Caller(service=service, api_key_id=key.id, key_type=key.key_type)
+        caller = _caller(runtime, service, key, issued)
+        verified_tokens.add(token, VerifiedToken(service.id, key.id, issued))
+        return caller
     raise _auth_error(403, "Invalid token: API key not found")

@@ -150,11 +150,3 @@ async def is_team_member(
         )
     ).first()
     return row is not None
-
-
-async def sender_exists(conn: AsyncConnection, service_id: uuid.UUID, kind: TemplateType, sender_id: uuid.UUID) -> bool:
-    table = "service_sms_senders" if kind is TemplateType.sms else "service_email_reply_to"
-    row = (
-        await conn.execute(text(f"SELECT 1 FROM {table} WHERE id = :id AND service_id = :s"), {"id": sender_id, "s": service_id})
-    ).first()
-    return row is not None

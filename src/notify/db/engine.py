@@ -12,5 +12,7 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         sqlalchemy_url(database_url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout on the send path. A connection broken by
+        # a database restart fails one batch (503, retry) and is replaced.
+        pool_recycle=1800,
     )

@@ -81,6 +81,22 @@ class BatchFailed(Exception):
     """Storing the batch failed; nothing was committed and the client may retry."""
 
 
+_COUNTERS = (
+    "service_id = :service_id AND ((kind = 'daily' AND window_start = :day) OR (kind = 'rate' AND window_start = :window))"
+)
+_RESERVE = text(
+    "SELECT granted, daily_left, rate_left FROM notify_reserve_allowance("
+    ":service_id, :day, :window, :wanted, :daily_limit, :rate_limit)"
+)
+_RELEASE = text(f"UPDATE usage_counters SET count = GREATEST(count - :amount, 0) WHERE {_COUNTERS}")
+
+def _windows(now: datetime) -> tuple[datetime, datetime]:
+    """The UTC day and the 60-second window that ``now`` falls in: the counters' keys."""
+    return now.replace(hour=0, minute=0, second=0, microsecond=0), datetime.fromtimestamp(
+        now.timestamp() // RATE_WINDOW.total_seconds() * RATE_WINDOW.total_seconds(), UTC
+    )
+
+
 DeferDelivery = Callable[[AsyncConnection, uuid.UUID, int, int], Awaitable[None]]
 
 
@@ -159,32 +175,39 @@ class GroupCommitter:
             self._inflight.release()
 
     async def _flush(self, batch: list[PendingSend]) -> None:
+        """Reserve allowance, store the objects, then commit rows and tasks together.
+
+        The allowance is reserved in its own short transaction so the per-service counter row is
+        locked only for one statement, not across the object write and the inserts; if anything
+        after it fails, the reservation is handed back.
+        """
         now = datetime.now(UTC)
         by_service: dict[uuid.UUID, list[PendingSend]] = defaultdict(list)
         for send in batch:
             by_service[send.service_id].append(send)
-        written: list[str] = []
         results: dict[int, Accepted | BaseException] = {}
+        reserved: dict[uuid.UUID, int] = {}
+        accepted_by_service: dict[uuid.UUID, list[PendingSend]] = {}
+        written: list[str] = []
         try:
-            async with self._engine.begin() as conn:
-                accepted_by_service: dict[uuid.UUID, list[PendingSend]] = {}
-                # Sorted so two processes lock counters in the same order and cannot deadlock.
+            # Autocommit: each reservation is one statement, its row locks held only while it runs.
+            async with self._engine.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 for service_id in sorted(by_service):
-                    sends = by_service[service_id]
-                    accepted = await self._apply_limits(conn, sends, now, results)
+                    accepted, granted = await self._reserve(conn, by_service[service_id], now, results)
+                    reserved[service_id] = granted
                     if accepted:
                         accepted_by_service[service_id] = accepted
-                jobs = {service_id: uuid.uuid4() for service_id in accepted_by_service}
-                keys = {service_id: upload_key(service_id, jobs[service_id]) for service_id in accepted_by_service}
-                await asyncio.gather(
-                    *(
-                        self._store.put(
-                            keys[service_id], encode_batch((s.recipient, s.personalisation) for s in sends)
-                        )
-                        for service_id, sends in accepted_by_service.items()
-                    )
+            jobs = {service_id: uuid.uuid4() for service_id in accepted_by_service}
+            keys = {service_id: upload_key(service_id, jobs[service_id]) for service_id in accepted_by_service}
+            written.extend(keys.values())
+            await asyncio.gather(
+                *(
+                    self._store.put(keys[service_id], encode_batch((s.recipient, s.personalisation) for s in sends))
+                    for service_id, sends in accepted_by_service.items()
                 )
-                written.extend(keys.values())
+            )
+            async with self._engine.begin() as conn:
                 await self._insert(conn, accepted_by_service, jobs, keys, now)
                 for service_id, sends in accepted_by_service.items():
                     await self._defer_delivery(conn, jobs[service_id], 0, len(sends) - 1)
@@ -193,6 +216,7 @@ class GroupCommitter:
         except Exception as exc:
             logger.exception("batch failed", action="api_batch.failed", size=len(batch))
             await self._discard_objects(written)
+            await self._refund(reserved, now)
             failure = BatchFailed("the message could not be stored; please retry")
             failure.__cause__ = exc
             for send in batch:
@@ -216,53 +240,30 @@ class GroupCommitter:
             except Exception:
                 logger.warning("orphan batch object left behind", action="api_batch.orphan", key=key)
 
-    async def _apply_limits(
+    async def _reserve(
         self,
         conn: AsyncConnection,
         sends: list[PendingSend],
         now: datetime,
         results: dict[int, Accepted | BaseException],
-    ) -> list[PendingSend]:
-        """Reserve daily and per-minute allowance for the sends that count; reject the rest in arrival order.
+    ) -> tuple[list[PendingSend], int]:
+        """Take daily and per-minute allowance for the sends that count; reject the rest in arrival order.
 
+        The check-and-take runs inside PostgreSQL (notify_reserve_allowance, migration 0002).
         Test keys never count against either limit, as in GOV.UK Notify.
         """
         counted = [s for s in sends if s.key_type is not KeyType.test]
         if not counted:
-            return sends
-        service_id = counted[0].service_id
-        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        window = datetime.fromtimestamp(now.timestamp() // 60 * 60, UTC)
-        params = {"service_id": service_id, "day": day, "window": window}
-        await conn.execute(
-            text(
-                "INSERT INTO usage_counters (service_id, kind, window_start, count) "
-                "VALUES (:service_id, 'daily', :day, 0), (:service_id, 'rate', :window, 0) "
-                "ON CONFLICT DO NOTHING"
-            ),
-            params,
-        )
-        rows = await conn.execute(
-            text(
-                "SELECT kind, count FROM usage_counters WHERE service_id = :service_id AND "
-                "((kind = 'daily' AND window_start = :day) OR (kind = 'rate' AND window_start = :window)) "
-                "ORDER BY kind FOR UPDATE"
-            ),
-            params,
-        )
-        used: dict[str, int] = {kind: count for kind, count in rows.all()}
+            return sends, 0
         message_limit, rate_limit = counted[-1].message_limit, counted[-1].rate_limit
-        daily_left = max(0, message_limit - used.get("daily", 0))
-        rate_left = max(0, rate_limit - used.get("rate", 0))
-        granted = min(len(counted), daily_left, rate_left)
-        if granted:
+        day, window = _windows(now)
+        granted, daily_left, rate_left = (
             await conn.execute(
-                text(
-                    "UPDATE usage_counters SET count = count + :granted WHERE service_id = :service_id AND "
-                    "((kind = 'daily' AND window_start = :day) OR (kind = 'rate' AND window_start = :window))"
-                ),
-                {**params, "granted": granted},
+                _RESERVE,
+                {"service_id": counted[0].service_id, "day": day, "window": window, "wanted": len(counted),
+                 "daily_limit": message_limit, "rate_limit": rate_limit},
             )
+        ).one()
         rejected = counted[granted:]
         for send in rejected:
             # GOV.UK checks the rate limit before the daily limit; report whichever ran out first.
@@ -272,7 +273,22 @@ class GroupCommitter:
                 else SendLimitExceeded(message_limit)
             )
         rejected_ids = {id(s) for s in rejected}
-        return [s for s in sends if id(s) not in rejected_ids]
+        return [s for s in sends if id(s) not in rejected_ids], granted
+
+    async def _refund(self, reserved: Mapping[uuid.UUID, int], now: datetime) -> None:
+        """Give back allowance taken for a batch that then failed (best effort: the DB may be down)."""
+        refunds = {service_id: amount for service_id, amount in reserved.items() if amount}
+        if not refunds:
+            return
+        day, window = _windows(now)
+        try:
+            async with self._engine.begin() as conn:
+                for service_id in sorted(refunds):
+                    await conn.execute(
+                        _RELEASE, {"service_id": service_id, "day": day, "window": window, "amount": refunds[service_id]}
+                    )
+        except Exception:
+            logger.warning("allowance not refunded after a failed batch", action="api_batch.refund_failed")
 
     async def _insert(
         self,

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from notify.db.models import TemplateType
+
 DEFAULT_SMS_SENDER = "Notify"
 
 
@@ -22,6 +24,9 @@ class ServiceSenders:
     reply_to: dict[uuid.UUID, str]
     default_reply_to_id: uuid.UUID | None
     from_email: str
+
+    def has(self, kind: TemplateType, sender_id: uuid.UUID) -> bool:
+        return sender_id in (self.sms if kind is TemplateType.sms else self.reply_to)
 
     def sms_sender(self, sender_id: uuid.UUID | None) -> str:
         chosen = sender_id or self.default_sms_id

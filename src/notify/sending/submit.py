@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from notify.catalogue.services import is_team_member, sender_exists
+from notify.catalogue.services import is_team_member
 from notify.catalogue.templates import TemplateNotFound, TemplateRecord, get_template
 from notify.db.models import KeyType, TemplateType
 from notify.recipients.email import normalise_email
@@ -65,6 +65,22 @@ class SubmittedSend:
     accepted: Accepted
 
 
+async def _template(runtime: Runtime, service_id: uuid.UUID, template_id: uuid.UUID) -> TemplateRecord | None:
+    async def load() -> TemplateRecord | None:
+        async with runtime.engine.connect() as conn:
+            try:
+                return await get_template(conn, service_id, template_id)
+            except TemplateNotFound:
+                return None
+
+    return await runtime.caches.templates.get_or_load((service_id, template_id), load)
+
+
+async def _senders(runtime: Runtime, service: Any) -> ServiceSenders:
+    async with runtime.engine.connect() as conn:
+        return await load_senders(conn, service.id, service.name, runtime.settings.email_from_domain)
+
+
 async def submit_send(runtime: Runtime, service: Any, api_key_id: uuid.UUID, key_type: KeyType, request: SendRequest) -> SubmittedSend:
     """``service`` is the authenticated service (notify.api.auth.AuthenticatedService)."""
     if not service.active:
@@ -78,21 +94,22 @@ async def submit_send(runtime: Runtime, service: Any, api_key_id: uuid.UUID, key
     else:
         recipient = normalise_email(request.recipient)
 
-    async with runtime.engine.connect() as conn:
-        try:
-            template = await get_template(conn, service.id, request.template_id)
-        except TemplateNotFound:
-            raise TemplateUnusable("Template not found") from None
-        if template.archived:
-            raise TemplateUnusable(f"Template {template.id} has been deleted")
-        if template.template_type is not kind:
-            raise TemplateUnusable(f"{template.template_type.value} template is not suitable for {kind.value} notification")
-        if request.sender_id is not None and not await sender_exists(conn, service.id, kind, request.sender_id):
-            raise UnknownSender("sms_sender_id" if kind is TemplateType.sms else "email_reply_to_id", request.sender_id)
-        restricted_key = key_type is KeyType.team or (service.restricted and key_type is not KeyType.test)
-        if restricted_key and not await is_team_member(conn, service.id, kind, recipient):
-            raise RecipientNotAllowed(TEAM_KEY_MESSAGE if key_type is KeyType.team else TRIAL_MODE_MESSAGE)
-        senders = await load_senders(conn, service.id, service.name, settings.email_from_domain)
+    template = await _template(runtime, service.id, request.template_id)
+    if template is None:
+        raise TemplateUnusable("Template not found")
+    if template.archived:
+        raise TemplateUnusable(f"Template {template.id} has been deleted")
+    if template.template_type is not kind:
+        raise TemplateUnusable(f"{template.template_type.value} template is not suitable for {kind.value} notification")
+    senders = await runtime.caches.senders.get_or_load(service.id, lambda: _senders(runtime, service))
+    if request.sender_id is not None and not senders.has(kind, request.sender_id):
+        raise UnknownSender("sms_sender_id" if kind is TemplateType.sms else "email_reply_to_id", request.sender_id)
+    restricted_key = key_type is KeyType.team or (service.restricted and key_type is not KeyType.test)
+    if restricted_key:
+        # The team list holds contact details, so it is looked up each time and never cached.
+        async with runtime.engine.connect() as conn:
+            if not await is_team_member(conn, service.id, kind, recipient):
+                raise RecipientNotAllowed(TEAM_KEY_MESSAGE if key_type is KeyType.team else TRIAL_MODE_MESSAGE)
 
     rendered: RenderedSms | RenderedEmail
     if kind is TemplateType.sms:
