@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from notify.api.auth import VerifiedTokens
+from notify.api.catch_all import CatchAllMiddleware
 from notify.api.errors import install_error_handlers
 from notify.api.responses import json_response
 from notify.api.v2_notifications import router as notifications_router
@@ -68,6 +69,7 @@ def create_app(
     app.state.settings = settings
     app.state.verified_tokens = VerifiedTokens(settings.jwt_leeway_seconds)
     install_error_handlers(app)
+    app.add_middleware(CatchAllMiddleware)
     app.include_router(notifications_router)
     app.include_router(templates_router)
 

@@ -45,6 +45,13 @@ def _settings() -> Settings:
     return settings
 
 
+def _with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
+    """Command-line --host/--port win over NOTIFY_HOST/NOTIFY_PORT."""
+    return settings.model_copy(
+        update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    )
+
+
 def _fail(message: str) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}")
     return typer.Exit(1)
@@ -73,11 +80,7 @@ def run(
     from notify.bootstrap import ensure_demo, prepare_database
     from notify.serve import serve
 
-    settings = _settings()
-    if host:
-        settings.host = host
-    if port is not None:
-        settings.port = port
+    settings = _with_address(_settings(), host, port)
     database_url = prepare_database(settings)
     demo = _run(lambda: ensure_demo(settings, database_url))
     console.print(f"[bold green]Notify is running[/bold green] at [bold]{settings.base_url}[/bold]")
@@ -99,12 +102,7 @@ def api(
     """Serve the HTTP API only (split deployments run workers separately)."""
     from notify.serve import serve
 
-    settings = _settings()
-    if host:
-        settings.host = host
-    if port is not None:
-        settings.port = port
-    serve(settings, run_worker=False, workers=workers)
+    serve(_with_address(_settings(), host, port), run_worker=False, workers=workers)
 
 
 @app.command()
@@ -229,6 +227,34 @@ def service_create(
     _emit(as_json, result, f"created service [bold]{result['name']}[/bold] {result['id']}")
 
 
+@service_app.command("update")
+def service_update(
+    service: Annotated[uuid.UUID, typer.Option("--id", help="Service id.")],
+    live: Annotated[bool | None, typer.Option("--live/--trial", help="Leave trial mode, or return to it.")] = None,
+    active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
+    message_limit: Annotated[int | None, typer.Option(min=0)] = None,
+    rate_limit: Annotated[int | None, typer.Option(min=1)] = None,
+    international_sms: Annotated[bool | None, typer.Option("--international-sms/--no-international-sms")] = None,
+    retention_days: Annotated[int | None, typer.Option(min=1, max=7)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a service's mode, limits or retention."""
+    from notify.catalogue import services
+
+    async def work(conn: Any, settings: Settings) -> dict[str, Any]:
+        svc = await services.update_service(
+            conn, service, active=active, restricted=None if live is None else not live,
+            message_limit=message_limit, rate_limit=rate_limit, international_sms=international_sms,
+            data_retention_days=retention_days,
+        )
+        return {"id": str(svc.id), "name": svc.name, "active": svc.active, "trial_mode": svc.restricted,
+                "message_limit": svc.message_limit, "rate_limit": svc.rate_limit,
+                "international_sms": svc.international_sms, "data_retention_days": svc.data_retention_days}
+
+    result = _admin(work)
+    _emit(as_json, result, f"updated service [bold]{result['name']}[/bold] {result['id']}")
+
+
 @template_app.command("create")
 def template_create(
     service: Annotated[uuid.UUID, typer.Option(help="Service id.")],
@@ -250,6 +276,29 @@ def template_create(
 
     result = _admin(work)
     _emit(as_json, result, f"created {result['type']} template [bold]{result['name']}[/bold] {result['id']}")
+
+
+@template_app.command("update")
+def template_update(
+    service: Annotated[uuid.UUID, typer.Option(help="Service id.")],
+    template: Annotated[uuid.UUID, typer.Option("--id", help="Template id.")],
+    name: Annotated[str | None, typer.Option()] = None,
+    content: Annotated[str | None, typer.Option()] = None,
+    subject: Annotated[str | None, typer.Option()] = None,
+    archived: Annotated[bool | None, typer.Option("--archive/--restore", help="Archived templates cannot send.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Edit a template; a content change publishes a new version, and old versions stay readable."""
+    from notify.catalogue.templates import update_template
+
+    async def work(conn: Any, settings: Settings) -> dict[str, Any]:
+        t = await update_template(conn, service, template, name=name, content=content, subject=subject,
+                                  archived=archived)
+        return {"id": str(t.id), "name": t.name, "type": t.template_type.value, "version": t.version,
+                "archived": t.archived, "placeholders": t.placeholders}
+
+    result = _admin(work)
+    _emit(as_json, result, f"template {result['id']} is at version {result['version']}")
 
 
 @key_app.command("create")

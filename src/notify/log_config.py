@@ -24,9 +24,17 @@ _SHARED_PROCESSORS: list[structlog.types.Processor] = [
 
 def configure_logging(fmt: LogFormat, level: str = "INFO") -> None:
     """Called once by the entry point (CLI or test session), never at import time."""
+    # Tracebacks are rendered plainly: rich tracebacks show local variables, which on the send
+    # path hold recipients.
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if fmt is LogFormat.json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if fmt is LogFormat.json
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
+    final: list[structlog.types.Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+    if fmt is LogFormat.json:
+        final.append(structlog.processors.format_exc_info)
+    final.append(renderer)
     structlog.configure(
         processors=[*_SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -37,7 +45,7 @@ def configure_logging(fmt: LogFormat, level: str = "INFO") -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=_SHARED_PROCESSORS,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=final,
         )
     )
     root = logging.getLogger()

@@ -140,3 +140,20 @@ async def test_unknown_notification_and_bad_ids(client: httpx.AsyncClient, accou
     got = _error(await client.get("/v2/nowhere", headers=account.headers()), 404)
     assert got["error"] == "ResourceNotFound"
     got = _error(await client.delete("/v2/notifications/sms", headers=account.headers()), 405)
+
+
+async def test_unexpected_errors_are_500_in_v2_shape_and_never_log_their_message(
+    app: Any, pii_audit: PiiAudit
+) -> None:
+    """A bug that raises with a recipient in its message must not put it in the logs."""
+    pii_audit.track("+12025550166")
+
+    async def broken() -> None:
+        raise ValueError("could not handle +12025550166")
+
+    app.add_api_route("/v2/broken", broken)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                                 base_url="http://t") as client:
+        response = await client.get("/v2/broken")
+    assert response.status_code == 500
+    assert response.json() == {"status_code": 500, "errors": [{"error": "Exception", "message": "Internal server error"}]}

@@ -96,3 +96,20 @@ def test_db_upgrade_on_an_empty_database(postgres_url: str, tmp_path: Path) -> N
     finally:
         with psycopg.connect(libpq_url(postgres_url), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_service_and_template_updates(env: dict[str, str]) -> None:
+    service = _run(env, "service", "create", "--name", "Licensing", "--json")
+    assert service["trial_mode"] is True
+    updated = _run(env, "service", "update", "--id", service["id"], "--live", "--message-limit", "5000",
+                   "--international-sms", "--retention-days", "3", "--json")
+    assert (updated["trial_mode"], updated["message_limit"], updated["international_sms"],
+            updated["data_retention_days"]) == (False, 5000, True, 3)
+    template = _run(env, "template", "create", "--service", service["id"], "--name", "T", "--type", "email",
+                    "--subject", "Re ((case))", "--content", "Hello ((name))", "--json")
+    edited = _run(env, "template", "update", "--service", service["id"], "--id", template["id"],
+                  "--content", "Hi ((name)), about ((case))", "--json")
+    assert edited["version"] == 2 and edited["placeholders"] == ["case", "name"]
+    archived = _run(env, "template", "update", "--service", service["id"], "--id", template["id"], "--archive",
+                    "--json")
+    assert archived["archived"] is True and archived["version"] == 2  # archiving is not a new version

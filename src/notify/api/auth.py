@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import jwt
 from fastapi import Request
 from sqlalchemy import text
 
 from notify.api.errors import ApiError
+from notify.catalogue.services import ServiceNotFound, ServiceRecord, get_service
 from notify.db.models import KeyType
 from notify.runtime import Runtime
 
@@ -33,16 +34,8 @@ class ServiceKey:
 
 
 @dataclass(frozen=True, slots=True)
-class AuthenticatedService:
-    id: uuid.UUID
-    name: str
-    active: bool
-    restricted: bool
-    message_limit: int
-    rate_limit: int
-    international_sms: bool
-    data_retention_days: int
-    keys: tuple[ServiceKey, ...]
+class AuthenticatedService(ServiceRecord):
+    keys: tuple[ServiceKey, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +51,9 @@ def _auth_error(status: int, message: str) -> ApiError:
 
 async def load_service(runtime: Runtime, service_id: uuid.UUID) -> AuthenticatedService | None:
     async with runtime.engine.connect() as conn:
-        service = (
-            await conn.execute(
-                text(
-                    "SELECT id, name, active, restricted, message_limit, rate_limit, international_sms, "
-                    "data_retention_days FROM services WHERE id = :id"
-                ),
-                {"id": service_id},
-            )
-        ).one_or_none()
-        if service is None:
+        try:
+            service = await get_service(conn, service_id)
+        except ServiceNotFound:
             return None
         keys = (
             await conn.execute(
@@ -76,7 +62,7 @@ async def load_service(runtime: Runtime, service_id: uuid.UUID) -> Authenticated
             )
         ).all()
     return AuthenticatedService(
-        *service,
+        **{f.name: getattr(service, f.name) for f in fields(ServiceRecord)},
         keys=tuple(
             ServiceKey(k.id, KeyType(k.key_type), runtime.secrets.decrypt(k.secret_encrypted), k.revoked_at is not None)
             for k in keys

@@ -6,6 +6,7 @@ shape the official clients parse; nothing below the route layer knows about HTTP
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -93,56 +94,29 @@ def install_error_handlers(app: FastAPI) -> None:
             message = "The requested URL was not found on the server"
         return _one(exc.status_code, names.get(exc.status_code, "BadRequestError"), message)
 
-    @app.exception_handler(InvalidPhoneNumber)
-    async def _phone(_: Request, exc: InvalidPhoneNumber) -> Response:
-        return _one(400, "ValidationError", f"phone_number {exc.reason}")
+    for exc_type, (status, error, message) in DOMAIN_ERRORS.items():
+        app.add_exception_handler(exc_type, _domain_handler(status, error, message))
 
-    @app.exception_handler(InvalidEmailAddress)
-    async def _email(_: Request, exc: InvalidEmailAddress) -> Response:
-        return _one(400, "ValidationError", f"email_address {exc.reason}")
 
-    @app.exception_handler(MissingPersonalisation)
-    async def _missing(_: Request, exc: MissingPersonalisation) -> Response:
-        return _one(400, "BadRequestError", "Missing personalisation: " + ", ".join(exc.names))
+def _domain_handler(status: int, error: str, message: Callable[[Any], str]) -> Callable[[Request, Any], Awaitable[Response]]:
+    async def handle(_: Request, exc: Exception) -> Response:
+        return _one(status, error, message(exc))
 
-    @app.exception_handler(EmptyMessage)
-    async def _empty(_: Request, exc: EmptyMessage) -> Response:
-        return _one(400, "BadRequestError", "Your message is empty.")
+    return handle
 
-    @app.exception_handler(SmsTooLong)
-    async def _too_long(_: Request, exc: SmsTooLong) -> Response:
-        return _one(400, "BadRequestError", str(exc))
 
-    @app.exception_handler(TemplateUnusable)
-    async def _template(_: Request, exc: TemplateUnusable) -> Response:
-        return _one(400, "BadRequestError", str(exc))
-
-    @app.exception_handler(RecipientNotAllowed)
-    async def _recipient(_: Request, exc: RecipientNotAllowed) -> Response:
-        return _one(400, "BadRequestError", str(exc))
-
-    @app.exception_handler(UnknownSender)
-    async def _sender(_: Request, exc: UnknownSender) -> Response:
-        return _one(400, "BadRequestError", str(exc))
-
-    @app.exception_handler(ServiceInactive)
-    async def _inactive(_: Request, exc: ServiceInactive) -> Response:
-        return _one(403, "BadRequestError", "Service is not active")
-
-    @app.exception_handler(SendLimitExceeded)
-    async def _daily(_: Request, exc: SendLimitExceeded) -> Response:
-        return _one(429, "TooManyRequestsError", str(exc))
-
-    @app.exception_handler(RateLimitExceeded)
-    async def _rate(_: Request, exc: RateLimitExceeded) -> Response:
-        return _one(429, "RateLimitError", str(exc))
-
-    @app.exception_handler(BatchFailed)
-    async def _batch(_: Request, exc: BatchFailed) -> Response:
-        return _one(503, "ServiceUnavailableError", str(exc))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> Response:
-        # The exception itself may hold request data; log only its type.
-        logger.error("unhandled error", action="api.unhandled", error=type(exc).__name__)
-        return _one(500, "Exception", "Internal server error")
+# Domain errors, defined next to the code that raises them, and how the v2 API phrases each one.
+DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, Callable[[Any], str]]] = {
+    InvalidPhoneNumber: (400, "ValidationError", lambda e: f"phone_number {e.reason}"),
+    InvalidEmailAddress: (400, "ValidationError", lambda e: f"email_address {e.reason}"),
+    MissingPersonalisation: (400, "BadRequestError", lambda e: "Missing personalisation: " + ", ".join(e.names)),
+    EmptyMessage: (400, "BadRequestError", lambda e: "Your message is empty."),
+    SmsTooLong: (400, "BadRequestError", str),
+    TemplateUnusable: (400, "BadRequestError", str),
+    RecipientNotAllowed: (400, "BadRequestError", str),
+    UnknownSender: (400, "BadRequestError", str),
+    ServiceInactive: (403, "BadRequestError", lambda e: "Service is not active"),
+    SendLimitExceeded: (429, "TooManyRequestsError", str),
+    RateLimitExceeded: (429, "RateLimitError", str),
+    BatchFailed: (503, "ServiceUnavailableError", str),
+}

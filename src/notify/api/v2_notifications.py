@@ -24,7 +24,7 @@ from notify.notifications import (
 )
 from notify.recipients.lookup import read_recipients
 from notify.runtime import Runtime
-from notify.sending.submit import SendRequest, submit_send
+from notify.sending.submit import SendRequest, SubmittedSend, submit_send
 from notify.statuses import API_FILTERS, expand_filter
 from notify.templates import RenderedEmail, RenderedSms
 
@@ -44,69 +44,54 @@ def _uuid(value: str, field: str) -> uuid.UUID:
         raise ApiError(400, "ValidationError", f"{field} is not a valid UUID") from None
 
 
-@router.post("/sms", status_code=201)
-async def post_sms(
-    body: PostSmsRequest, request: Request, caller: Annotated[Caller, Depends(authenticate)]
-) -> Response:
-    if body.scheduled_for:
+async def _submit(request: Request, caller: Caller, send: SendRequest, scheduled_for: str | None) -> SubmittedSend:
+    if scheduled_for:
         raise ApiError(400, "BadRequestError", SCHEDULING_MESSAGE)
-    runtime = _runtime(request)
-    sent = await submit_send(
-        runtime,
-        caller.service,
-        caller.api_key_id,
-        caller.key_type,
-        SendRequest(TemplateType.sms, body.phone_number, body.template_id, body.personalisation or {},
-                    body.reference, body.sms_sender_id),
-    )
-    assert isinstance(sent.rendered, RenderedSms)
-    base = runtime.settings.base_url
+    return await submit_send(_runtime(request), caller.service, caller.api_key_id, caller.key_type, send)
+
+
+def _created(request: Request, sent: SubmittedSend, reference: str | None, content: dict[str, Any]) -> Response:
+    base = _runtime(request).settings.base_url
     return json_response(
         {
             "id": str(sent.notification_id),
-            "reference": body.reference,
-            "content": {"body": sent.rendered.body, "from_number": sent.senders.sms_sender(body.sms_sender_id)},
+            "reference": reference,
+            "content": content,
             "uri": f"{base}/v2/notifications/{sent.notification_id}",
             "template": template_ref(base, sent.template.id, sent.template.version),
             "scheduled_for": None,
         },
         status_code=201,
     )
+
+
+@router.post("/sms", status_code=201)
+async def post_sms(
+    body: PostSmsRequest, request: Request, caller: Annotated[Caller, Depends(authenticate)]
+) -> Response:
+    send = SendRequest(TemplateType.sms, body.phone_number, body.template_id, body.personalisation or {},
+                       body.reference, body.sms_sender_id)
+    sent = await _submit(request, caller, send, body.scheduled_for)
+    assert isinstance(sent.rendered, RenderedSms)
+    content = {"body": sent.rendered.body, "from_number": sent.senders.sms_sender(body.sms_sender_id)}
+    return _created(request, sent, body.reference, content)
 
 
 @router.post("/email", status_code=201)
 async def post_email(
     body: PostEmailRequest, request: Request, caller: Annotated[Caller, Depends(authenticate)]
 ) -> Response:
-    if body.scheduled_for:
-        raise ApiError(400, "BadRequestError", SCHEDULING_MESSAGE)
-    runtime = _runtime(request)
-    sent = await submit_send(
-        runtime,
-        caller.service,
-        caller.api_key_id,
-        caller.key_type,
-        SendRequest(TemplateType.email, body.email_address, body.template_id, body.personalisation or {},
-                    body.reference, body.email_reply_to_id),
-    )
+    send = SendRequest(TemplateType.email, body.email_address, body.template_id, body.personalisation or {},
+                       body.reference, body.email_reply_to_id)
+    sent = await _submit(request, caller, send, body.scheduled_for)
     assert isinstance(sent.rendered, RenderedEmail)
-    base = runtime.settings.base_url
-    return json_response(
-        {
-            "id": str(sent.notification_id),
-            "reference": body.reference,
-            "content": {
-                "body": sent.rendered.body,
-                "subject": sent.rendered.subject,
-                "from_email": sent.senders.from_email,
-                "one_click_unsubscribe_url": body.one_click_unsubscribe_url,
-            },
-            "uri": f"{base}/v2/notifications/{sent.notification_id}",
-            "template": template_ref(base, sent.template.id, sent.template.version),
-            "scheduled_for": None,
-        },
-        status_code=201,
-    )
+    content = {
+        "body": sent.rendered.body,
+        "subject": sent.rendered.subject,
+        "from_email": sent.senders.from_email,
+        "one_click_unsubscribe_url": body.one_click_unsubscribe_url,
+    }
+    return _created(request, sent, body.reference, content)
 
 
 @router.get("/{notification_id}")

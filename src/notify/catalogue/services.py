@@ -73,6 +73,44 @@ async def create_service(
     return ServiceRecord(*row)
 
 
+async def update_service(
+    conn: AsyncConnection,
+    service_id: uuid.UUID,
+    *,
+    active: bool | None = None,
+    restricted: bool | None = None,
+    message_limit: int | None = None,
+    rate_limit: int | None = None,
+    international_sms: bool | None = None,
+    data_retention_days: int | None = None,
+) -> ServiceRecord:
+    """Change only what is given; the API sees changes within the catalogue cache time."""
+    current = await get_service(conn, service_id)
+    values = {
+        "active": current.active if active is None else active,
+        "restricted": current.restricted if restricted is None else restricted,
+        "message_limit": current.message_limit if message_limit is None else message_limit,
+        "rate_limit": current.rate_limit if rate_limit is None else rate_limit,
+        "international_sms": current.international_sms if international_sms is None else international_sms,
+        "data_retention_days": current.data_retention_days if data_retention_days is None else data_retention_days,
+    }
+    if not 1 <= values["data_retention_days"] <= MAX_RETENTION_DAYS:
+        raise InvalidService(f"data retention must be 1 to {MAX_RETENTION_DAYS} days")
+    if values["message_limit"] < 0 or values["rate_limit"] < 1:
+        raise InvalidService("limits must be positive")
+    row = (
+        await conn.execute(
+            text(
+                "UPDATE services SET active = :active, restricted = :restricted, message_limit = :message_limit, "
+                "rate_limit = :rate_limit, international_sms = :international_sms, "
+                f"data_retention_days = :data_retention_days WHERE id = :id RETURNING {_COLUMNS}"
+            ),
+            {**values, "id": service_id},
+        )
+    ).one()
+    return ServiceRecord(*row)
+
+
 async def get_service(conn: AsyncConnection, service_id: uuid.UUID) -> ServiceRecord:
     row = (await conn.execute(text(f"SELECT {_COLUMNS} FROM services WHERE id = :id"), {"id": service_id})).one_or_none()
     if row is None:

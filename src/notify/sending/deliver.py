@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,11 +24,10 @@ from notify.sending.providers.base import (
     EmailMessage,
     EmailProvider,
     ProviderError,
-    SendResult,
     SmsMessage,
     SmsProvider,
 )
-from notify.sending.providers.simulated import simulated_email_outcome, simulated_sms_outcome
+from notify.sending.providers.simulated import simulated_outcome
 from notify.sending.senders import ServiceSenders, load_senders
 from notify.statuses import Status
 from notify.storage import ObjectStore
@@ -135,34 +135,21 @@ class Deliverer:
         self, row: _Row, recipient: RecipientRow, templates: dict, senders: ServiceSenders  # type: ignore[type-arg]
     ) -> _Outcome:
         template = templates[(row.template_id, row.template_version)]
-        reference = str(row.id)
         try:
-            if row.notification_type is TemplateType.sms:
-                sms = render_sms(template.content, recipient.personalisation)
-                message = SmsMessage(recipient.recipient, sms.body, senders.sms_sender(row.sender_id), reference)
-                if row.key_type is KeyType.test:
-                    result = SendResult(f"test-{row.id}", simulated_sms_outcome(message.to))
-                    return _Outcome(row.id, Status.sending, None, result.provider_reference, result.final_status)
-                result = await self.sms_provider.send_sms(message)
-                provider = self.sms_provider.name
-            else:
-                email = render_email(template.subject or "", template.content, recipient.personalisation)
-                message_e = EmailMessage(
-                    recipient.recipient,
-                    email.subject,
-                    email.body,
-                    senders.from_email,
-                    senders.reply_to_address(row.sender_id),
-                    reference,
-                )
-                if row.key_type is KeyType.test:
-                    result = SendResult(f"test-{row.id}", simulated_email_outcome(message_e.to))
-                    return _Outcome(row.id, Status.sending, None, result.provider_reference, result.final_status)
-                result = await self.email_provider.send_email(message_e)
-                provider = self.email_provider.name
+            message = _message(row, recipient, template, senders)
         except MissingPersonalisation:
             # Cannot happen for rows we validated, unless the stored object was tampered with.
             return _Outcome(row.id, Status.technical_failure, None, None, None, "missing personalisation")
+        if row.key_type is KeyType.test:
+            # Test keys never reach a provider, but follow the same status path as a real send.
+            return _Outcome(row.id, Status.sending, None, f"test-{row.id}", simulated_outcome(message.to))
+        try:
+            if isinstance(message, SmsMessage):
+                provider = self.sms_provider.name
+                result = await self.sms_provider.send_sms(message)
+            else:
+                provider = self.email_provider.name
+                result = await self.email_provider.send_email(message)
         except ProviderError as exc:
             logger.warning(
                 "provider refused message",
@@ -198,3 +185,19 @@ class Deliverer:
                     "responses": [o.response for o in outcomes],
                 },
             )
+
+
+def _message(row: _Row, recipient: RecipientRow, template: Any, senders: ServiceSenders) -> SmsMessage | EmailMessage:
+    reference = str(row.id)
+    if row.notification_type is TemplateType.sms:
+        sms = render_sms(template.content, recipient.personalisation)
+        return SmsMessage(recipient.recipient, sms.body, senders.sms_sender(row.sender_id), reference)
+    email = render_email(template.subject or "", template.content, recipient.personalisation)
+    return EmailMessage(
+        recipient.recipient,
+        email.subject,
+        email.body,
+        senders.from_email,
+        senders.reply_to_address(row.sender_id),
+        reference,
+    )

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from notify.catalogue.services import is_team_member
+from notify.catalogue.services import ServiceRecord, is_team_member
 from notify.catalogue.templates import TemplateNotFound, TemplateRecord, get_template
 from notify.db.models import KeyType, TemplateType
 from notify.recipients.email import normalise_email
@@ -76,13 +76,14 @@ async def _template(runtime: Runtime, service_id: uuid.UUID, template_id: uuid.U
     return await runtime.caches.templates.get_or_load((service_id, template_id), load)
 
 
-async def _senders(runtime: Runtime, service: Any) -> ServiceSenders:
+async def _senders(runtime: Runtime, service: ServiceRecord) -> ServiceSenders:
     async with runtime.engine.connect() as conn:
         return await load_senders(conn, service.id, service.name, runtime.settings.email_from_domain)
 
 
-async def submit_send(runtime: Runtime, service: Any, api_key_id: uuid.UUID, key_type: KeyType, request: SendRequest) -> SubmittedSend:
-    """``service`` is the authenticated service (notify.api.auth.AuthenticatedService)."""
+async def submit_send(
+    runtime: Runtime, service: ServiceRecord, api_key_id: uuid.UUID, key_type: KeyType, request: SendRequest
+) -> SubmittedSend:
     if not service.active:
         raise ServiceInactive("Service is not active")
     settings = runtime.settings

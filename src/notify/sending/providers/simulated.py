@@ -15,34 +15,22 @@ from dataclasses import dataclass, field
 from notify.sending.providers.base import EmailMessage, SendResult, SmsMessage
 from notify.statuses import Status
 
-# Numbers and addresses whose outcome is fixed (E.164 / lower-cased).
-TEMPORARY_FAILURE_NUMBERS = frozenset({"+447700900003", "+14254147111"})
-PERMANENT_FAILURE_NUMBERS = frozenset({"+447700900002", "+14254147222"})
-TECHNICAL_FAILURE_NUMBERS = frozenset({"+447700900004", "+14254147333"})
-TEMPORARY_FAILURE_EMAILS = frozenset({"temp-fail@simulator.notify"})
-PERMANENT_FAILURE_EMAILS = frozenset({"perm-fail@simulator.notify"})
-TECHNICAL_FAILURE_EMAILS = frozenset({"tech-fail@simulator.notify"})
+# Recipients whose outcome is fixed (E.164 / lower-cased email); everyone else is delivered.
+SIMULATED_OUTCOMES: dict[str, Status] = {
+    "+447700900002": Status.permanent_failure,
+    "+14254147222": Status.permanent_failure,
+    "perm-fail@simulator.notify": Status.permanent_failure,
+    "+447700900003": Status.temporary_failure,
+    "+14254147111": Status.temporary_failure,
+    "temp-fail@simulator.notify": Status.temporary_failure,
+    "+447700900004": Status.technical_failure,
+    "+14254147333": Status.technical_failure,
+    "tech-fail@simulator.notify": Status.technical_failure,
+}
 
 
-def simulated_sms_outcome(to: str) -> Status:
-    if to in TEMPORARY_FAILURE_NUMBERS:
-        return Status.temporary_failure
-    if to in PERMANENT_FAILURE_NUMBERS:
-        return Status.permanent_failure
-    if to in TECHNICAL_FAILURE_NUMBERS:
-        return Status.technical_failure
-    return Status.delivered
-
-
-def simulated_email_outcome(to: str) -> Status:
-    address = to.lower()
-    if address in TEMPORARY_FAILURE_EMAILS:
-        return Status.temporary_failure
-    if address in PERMANENT_FAILURE_EMAILS:
-        return Status.permanent_failure
-    if address in TECHNICAL_FAILURE_EMAILS:
-        return Status.technical_failure
-    return Status.delivered
+def simulated_outcome(recipient: str) -> Status:
+    return SIMULATED_OUTCOMES.get(recipient.lower(), Status.delivered)
 
 
 @dataclass
@@ -62,12 +50,12 @@ class SimulatedProvider:
     async def send_sms(self, message: SmsMessage) -> SendResult:
         await self._wait()
         self._record(message)
-        return SendResult(provider_reference=f"sim-{uuid.uuid4()}", final_status=simulated_sms_outcome(message.to))
+        return SendResult(provider_reference=f"sim-{uuid.uuid4()}", final_status=simulated_outcome(message.to))
 
     async def send_email(self, message: EmailMessage) -> SendResult:
         await self._wait()
         self._record(message)
-        return SendResult(provider_reference=f"sim-{uuid.uuid4()}", final_status=simulated_email_outcome(message.to))
+        return SendResult(provider_reference=f"sim-{uuid.uuid4()}", final_status=simulated_outcome(message.to))
 
     async def _wait(self) -> None:
         if self.latency_seconds:
