@@ -15,21 +15,21 @@ import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import astuple, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from notify.db.models import JobKind, KeyType, TemplateType
 from notify.log_config import get_logger
 from notify.recipients.batch_file import encode_batch
+from notify.sending import allowance
+from notify.sending.allowance import RATE_WINDOW
 from notify.storage import ObjectStore, upload_key
 
 logger = get_logger(__name__)
 
-RATE_WINDOW = timedelta(seconds=60)
 
 
 @dataclass(slots=True)
@@ -79,22 +79,6 @@ class RateLimitExceeded(Exception):
 
 class BatchFailed(Exception):
     """Storing the batch failed; nothing was committed and the client may retry."""
-
-
-_COUNTERS = (
-    "service_id = :service_id AND ((kind = 'daily' AND window_start = :day) OR (kind = 'rate' AND window_start = :window))"
-)
-_RESERVE = text(
-    "SELECT granted, daily_left, rate_left FROM notify_reserve_allowance("
-    ":service_id, :day, :window, :wanted, :daily_limit, :rate_limit)"
-)
-_RELEASE = text(f"UPDATE usage_counters SET count = GREATEST(count - :amount, 0) WHERE {_COUNTERS}")
-
-def _windows(now: datetime) -> tuple[datetime, datetime]:
-    """The UTC day and the 60-second window that ``now`` falls in: the counters' keys."""
-    return now.replace(hour=0, minute=0, second=0, microsecond=0), datetime.fromtimestamp(
-        now.timestamp() // RATE_WINDOW.total_seconds() * RATE_WINDOW.total_seconds(), UTC
-    )
 
 
 DeferDelivery = Callable[[AsyncConnection, uuid.UUID, int, int], Awaitable[None]]
@@ -256,14 +240,11 @@ class GroupCommitter:
         if not counted:
             return sends, 0
         message_limit, rate_limit = counted[-1].message_limit, counted[-1].rate_limit
-        day, window = _windows(now)
-        granted, daily_left, rate_left = (
-            await conn.execute(
-                _RESERVE,
-                {"service_id": counted[0].service_id, "day": day, "window": window, "wanted": len(counted),
-                 "daily_limit": message_limit, "rate_limit": rate_limit},
+        granted, daily_left, rate_left = astuple(
+            await allowance.reserve(
+                conn, counted[0].service_id, len(counted), daily_limit=message_limit, rate_limit=rate_limit, now=now
             )
-        ).one()
+        )
         rejected = counted[granted:]
         for send in rejected:
             # GOV.UK checks the rate limit before the daily limit; report whichever ran out first.
@@ -280,13 +261,10 @@ class GroupCommitter:
         refunds = {service_id: amount for service_id, amount in reserved.items() if amount}
         if not refunds:
             return
-        day, window = _windows(now)
         try:
             async with self._engine.begin() as conn:
                 for service_id in sorted(refunds):
-                    await conn.execute(
-                        _RELEASE, {"service_id": service_id, "day": day, "window": window, "amount": refunds[service_id]}
-                    )
+                    await allowance.release(conn, service_id, refunds[service_id], now=now)
         except Exception:
             logger.warning("allowance not refunded after a failed batch", action="api_batch.refund_failed")
 
