@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     sms_provider: ProviderName = ProviderName.simulated
     email_provider: ProviderName = ProviderName.simulated
     simulated_delivery_delay_ms: int = Field(default=500, ge=0, le=600_000)
+    simulated_send_latency_ms: int = Field(
+        default=0, ge=0, le=60_000, description="How long the simulated provider takes to accept each message."
+    )
 
     default_phone_region: str = "US"
     email_from_domain: str = Field(
@@ -72,6 +75,22 @@ class Settings(BaseSettings):
 
     batch_max_wait_ms: float = Field(default=4.0, ge=0, le=1000)
     batch_max_size: int = Field(default=500, ge=1, le=10_000)
+
+    max_upload_rows: int = Field(default=100_000, ge=1, le=10_000_000)
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    max_schedule_hours: int = Field(default=96, ge=1, le=24 * 30)
+    row_index_every: int = Field(default=1000, ge=1, le=1_000_000, description="Rows between row-index entries.")
+    chunk_rows: int = Field(default=1000, ge=1, le=100_000, description="Rows per delivery task.")
+    claim_rows: int = Field(
+        default=250, ge=1, le=100_000,
+        description="Rows claimed per provider round; bounds what a killed worker leaves in doubt.",
+    )
+    sms_sender_rate: float = Field(default=0, ge=0, description="Messages/s per SMS sender, all workers; 0 = no limit.")
+    email_sender_rate: float = Field(default=0, ge=0, description="Emails/s for the email sender; 0 = no limit.")
+    stalled_worker_seconds: float = Field(default=30, gt=0, description="Heartbeat age after which a worker's tasks are retried.")
+    simulated_send_log: Path | None = Field(
+        default=None, description="Tests: the simulated provider appends each reference (never a recipient) here."
+    )
 
     worker_concurrency: int = Field(default=4, ge=1, le=64)
     send_concurrency: int = Field(default=32, ge=1, le=1000)

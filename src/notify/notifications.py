@@ -120,3 +120,19 @@ async def list_notifications(
         )
     ).all()
     return [NotificationRow(*r) for r in rows]
+
+
+async def list_job_notifications(
+    conn: AsyncConnection, service_id: uuid.UUID, job_id: uuid.UUID, *, from_row: int, limit: int = PAGE_SIZE
+) -> list[NotificationRow]:
+    """A job's notifications in row order from ``from_row``: the (job_id, job_row_number) index serves it."""
+    rows = (
+        await conn.execute(
+            text(
+                f"SELECT {_COLUMNS} {_FROM} WHERE n.job_id = :job AND n.service_id = :s AND n.job_row_number >= :r "
+                "ORDER BY n.job_row_number LIMIT :limit"
+            ),
+            {"job": job_id, "s": service_id, "r": from_row, "limit": limit},
+        )
+    ).all()
+    return [NotificationRow(*r) for r in rows]

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import procrastinate
@@ -27,6 +28,7 @@ from notify.sending.deliver import Deliverer
 from notify.sending.group_commit import GroupCommitter
 from notify.sending.providers.base import EmailProvider, SmsProvider
 from notify.sending.providers.simulated import SimulatedProvider
+from notify.sending.rate_limit import SendRateLimiter
 from notify.sending.senders import ServiceSenders
 from notify.storage import ObjectStore, open_store
 
@@ -90,7 +92,12 @@ class Runtime:
             email_provider=self.email_provider,
             receipts=self.schedule_simulated_receipts,
             email_from_domain=self.settings.email_from_domain,
+            default_region=self.settings.default_phone_region,
             concurrency=self.settings.send_concurrency,
+            claim_rows=self.settings.claim_rows,
+            rate_limiter=SendRateLimiter(self.engine),
+            sms_rate=self.settings.sms_sender_rate,
+            email_rate=self.settings.email_sender_rate,
         )
 
     async def defer_delivery(self, conn: AsyncConnection, job_id: uuid.UUID, first_row: int, last_row: int) -> None:
@@ -98,6 +105,13 @@ class Runtime:
         raw = await conn.get_raw_connection()
         await self.queue.configure_task("deliver_rows", connection=raw.driver_connection).defer_async(
             job_id=str(job_id), first_row=first_row, last_row=last_row
+        )
+
+    async def defer_job_start(self, conn: AsyncConnection, job_id: uuid.UUID, at: datetime | None) -> None:
+        """Enqueue a job's first task in the transaction that creates the job; scheduled jobs wait for ``at``."""
+        raw = await conn.get_raw_connection()
+        await self.queue.configure_task("start_job", connection=raw.driver_connection, schedule_at=at).defer_async(
+            job_id=str(job_id)
         )
 
     async def schedule_simulated_receipts(self, receipts: Sequence[Receipt]) -> None:
@@ -121,7 +135,9 @@ async def open_runtime(
 
     database_url = resolve_database_url(settings)
     engine = create_engine(database_url, pool_size=settings.database_pool_size)
-    simulated = SimulatedProvider()
+    simulated = SimulatedProvider(
+        latency_seconds=settings.simulated_send_latency_ms / 1000, send_log=settings.simulated_send_log
+    )
     queue = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=libpq_url(database_url), min_size=1, max_size=4)
     )

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from typing import TYPE_CHECKING
 
 import procrastinate
 
+from notify.jobs.processing import start_job
+from notify.log_config import get_logger
 from notify.receipts.apply import Receipt, apply_receipts
 from notify.statuses import Status
 
 if TYPE_CHECKING:
     from notify.runtime import Runtime
+
+logger = get_logger(__name__)
 
 
 def register_tasks(app: procrastinate.App, runtime: Runtime) -> None:
@@ -21,16 +27,44 @@ def register_tasks(app: procrastinate.App, runtime: Runtime) -> None:
     async def deliver_rows(job_id: str, first_row: int, last_row: int) -> None:
         await runtime.deliverer.deliver_rows(uuid.UUID(job_id), first_row, last_row)
 
+    @app.task(name="start_job", retry=procrastinate.RetryStrategy(max_attempts=10, exponential_wait=1))
+    async def start_job_task(job_id: str) -> None:
+        await start_job(runtime.engine, uuid.UUID(job_id), runtime.settings.chunk_rows, runtime.defer_delivery)
+
     @app.task(name="apply_receipts", retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=1))
     async def apply_receipts_task(references: list[str], statuses: list[str]) -> None:
         async with runtime.engine.begin() as conn:
             await apply_receipts(conn, [Receipt(ref, Status(st)) for ref, st in zip(references, statuses, strict=True)])
 
 
-async def run_worker(runtime: Runtime, *, concurrency: int | None = None) -> None:
-    await runtime.queue.run_worker_async(
-        concurrency=concurrency or runtime.settings.worker_concurrency,
-        install_signal_handlers=False,
-        fetch_job_polling_interval=0.5,
-        delete_jobs="successful",
-    )
+async def run_worker(runtime: Runtime, *, concurrency: int | None = None, handle_signals: bool = False) -> None:
+    """Run tasks, and keep retrying the tasks of workers that died (killed, OOM, machine lost)."""
+    recovery = asyncio.create_task(_recover_stalled_tasks(runtime), name="stalled-task-recovery")
+    try:
+        await runtime.queue.run_worker_async(
+            concurrency=concurrency or runtime.settings.worker_concurrency,
+            install_signal_handlers=handle_signals,
+            fetch_job_polling_interval=0.5,
+            delete_jobs="successful",
+            update_heartbeat_interval=max(runtime.settings.stalled_worker_seconds / 4, 0.5),
+            stalled_worker_timeout=runtime.settings.stalled_worker_seconds,
+        )
+    finally:
+        recovery.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await recovery
+
+
+async def _recover_stalled_tasks(runtime: Runtime) -> None:
+    """A task whose worker stopped heartbeating is put back in the queue; every task is idempotent."""
+    manager = runtime.queue.job_manager
+    interval = max(runtime.settings.stalled_worker_seconds / 2, 0.5)
+    while True:
+        try:
+            for job in await manager.get_stalled_jobs(seconds_since_heartbeat=runtime.settings.stalled_worker_seconds):
+                await manager.retry_job(job)
+                logger.warning("retrying a stalled task", action="worker.stalled_retry", task=job.task_name,
+                               task_id=job.id)
+        except Exception as exc:  # keep recovering: the database may be briefly unavailable
+            logger.warning("stalled-task check failed", action="worker.stalled_check_failed", error=type(exc).__name__)
+        await asyncio.sleep(interval)

@@ -15,11 +15,15 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from notify.api.multipart_stream import MalformedUpload
+from notify.jobs.intake import FileExceedsAllowance, InvalidSchedule
 from notify.log_config import get_logger
+from notify.recipients.spreadsheet import FileRejected
 from notify.recipients.email import InvalidEmailAddress
 from notify.recipients.phone import InvalidPhoneNumber
 from notify.sending.group_commit import BatchFailed, RateLimitExceeded, SendLimitExceeded
-from notify.sending.submit import RecipientNotAllowed, ServiceInactive, TemplateUnusable, UnknownSender
+from notify.sending.lookups import TemplateUnusable, UnknownSender
+from notify.sending.submit import RecipientNotAllowed, ServiceInactive
 from notify.templates import EmptyMessage, MissingPersonalisation, SmsTooLong
 
 logger = get_logger(__name__)
@@ -94,6 +98,10 @@ def install_error_handlers(app: FastAPI) -> None:
             message = "The requested URL was not found on the server"
         return _one(exc.status_code, names.get(exc.status_code, "BadRequestError"), message)
 
+    @app.exception_handler(FileRejected)
+    async def _file(_: Request, exc: FileRejected) -> Response:
+        return file_rejected_response(exc)
+
     for exc_type, (status, error, message) in DOMAIN_ERRORS.items():
         app.add_exception_handler(exc_type, _domain_handler(status, error, message))
 
@@ -119,4 +127,37 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, Callable[[Any], str]]] = {
     SendLimitExceeded: (429, "TooManyRequestsError", str),
     RateLimitExceeded: (429, "RateLimitError", str),
     BatchFailed: (503, "ServiceUnavailableError", str),
+    MalformedUpload: (400, "ValidationError", str),
+    InvalidSchedule: (400, "ValidationError", str),
+    FileExceedsAllowance: (429, "TooManyRequestsError", str),
 }
+
+
+def file_rejected_response(exc: FileRejected) -> Response:
+    """A rejected spreadsheet: the v2 error list (first 100 problems) plus counts by kind.
+
+    The extra keys sit beside ``errors`` so the official clients still read the standard shape.
+    """
+    errors = [{"error": "ValidationError", "message": exc.message}]
+    errors += [
+        {
+            "error": "ValidationError",
+            "message": f"Row {e.spreadsheet_row}" + (f", column '{e.column}'" if e.column else "") + f": {e.reason}",
+        }
+        for e in exc.errors
+    ]
+    body = {
+        "status_code": 400,
+        "errors": errors,
+        "file_errors": {
+            "kind": exc.kind,
+            "total": exc.total_errors,
+            "counts": exc.error_counts,
+            "rows": [
+                {"row": e.spreadsheet_row, "row_number": e.row_number, "column": e.column, "kind": e.kind,
+                 "reason": e.reason}
+                for e in exc.errors
+            ],
+        },
+    }
+    return Response(orjson.dumps(body), status_code=400, media_type="application/json")

@@ -22,6 +22,7 @@ from notify.notifications import (
     get_notification,
     list_notifications,
 )
+from notify.jobs.records import job_files
 from notify.recipients.lookup import read_recipients
 from notify.runtime import Runtime
 from notify.sending.submit import SendRequest, SubmittedSend, submit_send
@@ -105,7 +106,10 @@ async def get_one(
             row = await get_notification(conn, caller.service.id, wanted)
         except NotificationNotFound:
             raise ApiError(404, "NoResultFound", "No result found") from None
-    recipients = await read_recipients(runtime.store, {row.job_id: row.object_key}, [(row.job_id, row.job_row_number)])
+        files = await job_files(conn, {row.job_id})
+    recipients = await read_recipients(
+        runtime.store, files, [(row.job_id, row.job_row_number)], default_region=runtime.settings.default_phone_region
+    )
     return json_response(notification_json(row, recipients[(row.job_id, row.job_row_number)], runtime.settings.base_url))
 
 
@@ -141,8 +145,10 @@ async def get_many(
     )
     async with runtime.engine.connect() as conn:
         rows = await list_notifications(conn, caller.service.id, filters, older_than=anchor, limit=PAGE_SIZE)
+        files = await job_files(conn, {r.job_id for r in rows})
     recipients = await read_recipients(
-        runtime.store, {r.job_id: r.object_key for r in rows}, [(r.job_id, r.job_row_number) for r in rows]
+        runtime.store, files, [(r.job_id, r.job_row_number) for r in rows],
+        default_region=runtime.settings.default_phone_region,
     )
     base = runtime.settings.base_url
     query: list[tuple[str, Any]] = [("status", s) for s in statuses]

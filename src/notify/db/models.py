@@ -27,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -184,8 +184,37 @@ class Job(Base):
     template_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     original_file_name: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = _now()
+    # Spreadsheet uploads only -------------------------------------------------------------
+    template_version: Mapped[int | None] = mapped_column(Integer)
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    key_type: Mapped[KeyType | None] = mapped_column(_enum(KeyType, "key_type"))
+    sender_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    header: Mapped[list[str] | None] = mapped_column(JSONB, doc="column names only; never cell values")
+    recipient_column: Mapped[int | None] = mapped_column(Integer)
+    byte_size: Mapped[int | None] = mapped_column(BigInteger)
+    data_end: Mapped[int | None] = mapped_column(BigInteger)
+    row_index_every: Mapped[int | None] = mapped_column(Integer)
+    row_index: Mapped[list[int] | None] = mapped_column(
+        ARRAY(BigInteger), doc="byte offset of every row_index_every-th row: the sparse row index"
+    )
+    billable_units: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    processing_started: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    processing_finished: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_jobs_service_created", "service_id", "created_at"),)
+
+
+class JobChunk(Base):
+    """One delivery task's row range; ``done`` makes job completion idempotent under retries."""
+
+    __tablename__ = "job_chunks"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    first_row: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_row: Mapped[int] = mapped_column(Integer)
+    done: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class Notification(Base):
@@ -235,3 +264,17 @@ class UsageCounter(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SendRateBucket(Base):
+    """A token bucket for one sender (``sms:+12025550100``, ``email:ses``), shared by every worker.
+
+    Only ``notify_take_send_tokens`` (migration 0003) reads and writes it, in one locked statement.
+    Sender numbers belong to the service, not to recipients, so they may be stored.
+    """
+
+    __tablename__ = "send_rate_buckets"
+
+    bucket: Mapped[str] = mapped_column(Text, primary_key=True)
+    tokens: Mapped[float] = mapped_column()
+    refilled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

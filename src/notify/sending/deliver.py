@@ -1,7 +1,14 @@
 """Deliver a range of a job's rows: read recipients from storage, render, hand to the provider.
 
-Task arguments are (job_id, first_row, last_row) only; recipients are read from the job's
-object here, kept in memory for the duration of the call, and never written anywhere else.
+Task arguments are (job_id, first_row, last_row) only; recipients are read from the job's object
+here, kept in memory for the duration of the call, and never written anywhere else.
+
+Crash safety.  Rows are *claimed* ('created' -> 'sending', committed) a few hundred at a time
+before the provider sees them, and the provider's reference is recorded right after.  A worker
+killed between the two leaves claimed rows without a reference; the retried task marks exactly
+those as technical-failure instead of sending them again, because a provider cannot be asked
+whether it already has them.  So a row is never sent twice, and the in-doubt window is at most
+one claim of rows per killed worker (settings.claim_rows).
 """
 
 from __future__ import annotations
@@ -16,26 +23,27 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from notify.db.models import KeyType, TemplateType
+from notify.db.models import JobKind, KeyType, TemplateType
+from notify.jobs.processing import finish_chunk
+from notify.jobs.records import JobNotFound, get_job
 from notify.log_config import get_logger
 from notify.receipts.apply import Receipt
-from notify.recipients.batch_file import RecipientRow, decode_batch
-from notify.sending.providers.base import (
-    EmailMessage,
-    EmailProvider,
-    ProviderError,
-    SmsMessage,
-    SmsProvider,
-)
+from notify.recipients.batch_file import RecipientRow
+from notify.recipients.lookup import read_rows
+from notify.recipients.phone import is_international
+from notify.sending.providers.base import EmailMessage, EmailProvider, ProviderError, SmsMessage, SmsProvider
 from notify.sending.providers.simulated import simulated_outcome
+from notify.sending.rate_limit import SendRateLimiter
 from notify.sending.senders import ServiceSenders, load_senders
 from notify.statuses import Status
 from notify.storage import ObjectStore
-from notify.templates import MissingPersonalisation, render_email, render_sms
+from notify.templates import MissingPersonalisation, SmsTooLong, render_email, render_sms, sms_length
 
 logger = get_logger(__name__)
 
 ReceiptSink = Callable[[Sequence[Receipt]], Awaitable[None]]
+
+IN_DOUBT = "in doubt: the worker stopped after claiming this message, so it was not resent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +65,8 @@ class _Outcome:
     reference: str | None
     final_status: Status | None
     response: str | None = None
+    billable_units: int = 0
+    international: bool = False
 
 
 @dataclass
@@ -67,82 +77,148 @@ class Deliverer:
     email_provider: EmailProvider
     receipts: ReceiptSink
     email_from_domain: str
+    default_region: str = "US"
     concurrency: int = 32
+    claim_rows: int = 250
+    rate_limiter: SendRateLimiter | None = None
+    sms_rate: float = 0.0
+    email_rate: float = 0.0
 
     async def deliver_rows(self, job_id: uuid.UUID, first_row: int, last_row: int) -> int:
         """Send every still-'created' notification in the range; safe to run again after a crash."""
         async with self.engine.connect() as conn:
-            job = (
-                await conn.execute(
-                    text(
-                        "SELECT j.object_key, j.service_id, s.name AS service_name FROM jobs j "
-                        "JOIN services s ON s.id = j.service_id WHERE j.id = :id"
-                    ),
-                    {"id": job_id},
-                )
-            ).one_or_none()
-            if job is None:
+            try:
+                job = await get_job(conn, None, job_id, with_counts=False)
+            except JobNotFound:
                 logger.warning("job vanished before delivery", action="deliver.no_job", job_id=str(job_id))
                 return 0
-            rows = [
-                _Row(r[0], r[1], r[2], r[3], TemplateType(r[4]), KeyType(r[5]), r[6])
-                for r in (
+            service_name = (
+                await conn.execute(text("SELECT name FROM services WHERE id = :id"), {"id": job.service_id})
+            ).scalar_one()
+            senders = await load_senders(conn, job.service_id, service_name, self.email_from_domain)
+        await self._resolve_in_doubt(job_id, first_row, last_row)
+        rows = await self._unsent(job_id, first_row, last_row)
+        sent = 0
+        if rows:
+            templates = await self._templates(rows)
+            recipients = await read_rows(
+                self.store, job.file, [r.job_row_number for r in rows], default_region=self.default_region
+            )
+            for start in range(0, len(rows), self.claim_rows):
+                sent += await self._deliver_claim(rows[start : start + self.claim_rows], recipients, templates, senders)
+        if job.kind is JobKind.upload:
+            async with self.engine.begin() as conn:
+                if await finish_chunk(conn, job_id, first_row):
+                    logger.info("job finished", action="job.finished", job_id=str(job_id))
+        logger.info("rows delivered", action="deliver.rows", job_id=str(job_id), count=sent)
+        return sent
+
+    async def _resolve_in_doubt(self, job_id: uuid.UUID, first_row: int, last_row: int) -> None:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                text(
+                    "UPDATE notifications SET status = 'technical-failure', provider_response = :why, "
+                    "completed_at = now(), updated_at = now() WHERE job_id = :job "
+                    "AND job_row_number BETWEEN :a AND :b AND status = 'sending' AND provider_reference IS NULL"
+                ),
+                {"job": job_id, "a": first_row, "b": last_row, "why": IN_DOUBT},
+            )
+        if result.rowcount:
+            logger.warning("in-doubt rows failed", action="deliver.in_doubt", job_id=str(job_id), count=result.rowcount)
+
+    async def _unsent(self, job_id: uuid.UUID, first_row: int, last_row: int) -> list[_Row]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                text(
+                    "SELECT id, job_row_number, template_id, template_version, notification_type, key_type, "
+                    "sender_id FROM notifications WHERE job_id = :job AND job_row_number BETWEEN :a AND :b "
+                    "AND status = 'created' ORDER BY job_row_number"
+                ),
+                {"job": job_id, "a": first_row, "b": last_row},
+            )
+            return [_Row(r[0], r[1], r[2], r[3], TemplateType(r[4]), KeyType(r[5]), r[6]) for r in result.all()]
+
+    async def _templates(self, rows: Sequence[_Row]) -> dict[tuple[uuid.UUID, int], Any]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                text("SELECT template_id, version, subject, content FROM template_versions WHERE template_id = ANY(:ids)"),
+                {"ids": list({r.template_id for r in rows})},
+            )
+            return {(r.template_id, r.version): r for r in result.all()}
+
+    async def _deliver_claim(
+        self,
+        rows: Sequence[_Row],
+        recipients: dict[int, RecipientRow | None],
+        templates: dict[tuple[uuid.UUID, int], Any],
+        senders: ServiceSenders,
+    ) -> int:
+        async with self.engine.begin() as conn:
+            claimed_ids = set(
+                (
                     await conn.execute(
                         text(
-                            "SELECT id, job_row_number, template_id, template_version, notification_type, key_type, "
-                            "sender_id FROM notifications WHERE job_id = :job AND job_row_number BETWEEN :a AND :b "
-                            "AND status = 'created' ORDER BY job_row_number"
+                            "UPDATE notifications SET status = 'sending', sent_at = now(), updated_at = now() "
+                            "WHERE id = ANY(:ids) AND status = 'created' RETURNING id"
                         ),
-                        {"job": job_id, "a": first_row, "b": last_row},
+                        {"ids": [r.id for r in rows]},
                     )
-                ).all()
-            ]
-            if not rows:
-                return 0
-            templates = {
-                (r.template_id, r.version): r
-                for r in (
-                    await conn.execute(
-                        text(
-                            "SELECT template_id, version, subject, content FROM template_versions "
-                            "WHERE template_id = ANY(:ids)"
-                        ),
-                        {"ids": list({r.template_id for r in rows})},
-                    )
-                ).all()
-            }
-            senders = await load_senders(conn, job.service_id, job.service_name, self.email_from_domain)
-        recipients = decode_batch(
-            await self.store.get(job.object_key), [r.job_row_number for r in rows], key=job.object_key
-        )
+                ).scalars()
+            )
+        claimed = [r for r in rows if r.id in claimed_ids]
+        if not claimed:
+            return 0
+        await self._wait_for_rate(claimed, senders)
         limit = asyncio.Semaphore(self.concurrency)
 
         async def one(row: _Row) -> _Outcome:
             async with limit:
-                return await self._send_one(row, recipients[row.job_row_number], templates, senders)
+                return await self._send_one(row, recipients.get(row.job_row_number), templates, senders)
 
-        outcomes = await asyncio.gather(*(one(r) for r in rows))
+        outcomes = await asyncio.gather(*(one(r) for r in claimed))
         await self._record(outcomes)
-        receipts = [
-            Receipt(o.reference, o.final_status) for o in outcomes if o.final_status is not None and o.reference
-        ]
+        receipts = [Receipt(o.reference, o.final_status) for o in outcomes if o.final_status is not None and o.reference]
         if receipts:
             await self.receipts(receipts)
-        logger.info("rows delivered", action="deliver.rows", job_id=str(job_id), count=len(outcomes))
         return len(outcomes)
 
+    async def _wait_for_rate(self, rows: Sequence[_Row], senders: ServiceSenders) -> None:
+        """Hold this claim until its sender's shared token bucket allows it (all workers together)."""
+        if self.rate_limiter is None:
+            return
+        wanted: dict[tuple[str, float], int] = {}
+        for row in rows:
+            if row.key_type is KeyType.test:
+                continue
+            if row.notification_type is TemplateType.sms:
+                key = (f"sms:{senders.sms_sender(row.sender_id)}", self.sms_rate)
+            else:
+                key = (f"email:{self.email_provider.name}", self.email_rate)
+            wanted[key] = wanted.get(key, 0) + 1
+        for (bucket, rate), count in wanted.items():
+            while count > 0 and rate > 0:
+                count -= await self.rate_limiter.acquire(bucket, count, rate=rate)
+
     async def _send_one(
-        self, row: _Row, recipient: RecipientRow, templates: dict, senders: ServiceSenders  # type: ignore[type-arg]
+        self,
+        row: _Row,
+        recipient: RecipientRow | None,
+        templates: dict[tuple[uuid.UUID, int], Any],
+        senders: ServiceSenders,
     ) -> _Outcome:
+        if recipient is None:
+            return _Outcome(row.id, Status.technical_failure, None, None, None, "recipient file missing or expired")
         template = templates[(row.template_id, row.template_version)]
         try:
             message = _message(row, recipient, template, senders)
-        except MissingPersonalisation:
-            # Cannot happen for rows we validated, unless the stored object was tampered with.
-            return _Outcome(row.id, Status.technical_failure, None, None, None, "missing personalisation")
+        except (MissingPersonalisation, SmsTooLong):
+            # Rows were validated on the way in; this only happens if the object was altered.
+            return _Outcome(row.id, Status.technical_failure, None, None, None, "row no longer renders")
+        billable, international = _billing(message, self.default_region)
         if row.key_type is KeyType.test:
             # Test keys never reach a provider, but follow the same status path as a real send.
-            return _Outcome(row.id, Status.sending, None, f"test-{row.id}", simulated_outcome(message.to))
+            return _Outcome(row.id, Status.sending, None, f"test-{row.id}", simulated_outcome(message.to), None,
+                            billable, international)
         try:
             if isinstance(message, SmsMessage):
                 provider = self.sms_provider.name
@@ -157,8 +233,9 @@ class Deliverer:
                 notification_id=str(row.id),
                 error=type(exc).__name__,
             )
-            return _Outcome(row.id, Status.technical_failure, None, None, None, type(exc).__name__)
-        return _Outcome(row.id, Status.sending, provider, result.provider_reference, result.final_status, result.response)
+            return _Outcome(row.id, Status.technical_failure, None, None, None, type(exc).__name__, billable, international)
+        return _Outcome(row.id, Status.sending, provider, result.provider_reference, result.final_status,
+                        result.response, billable, international)
 
     async def _record(self, outcomes: Sequence[_Outcome]) -> None:
         now = datetime.now(UTC)
@@ -168,12 +245,14 @@ class Deliverer:
                     """
                     UPDATE notifications AS n
                     SET status = o.status, provider = o.provider, provider_reference = o.reference,
-                        provider_response = o.response, sent_at = :now, updated_at = :now,
+                        provider_response = o.response, billable_units = o.billable, international = o.international,
+                        updated_at = :now,
                         completed_at = CASE WHEN o.status = 'technical-failure' THEN :now ELSE NULL END
                     FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:providers AS text[]),
-                                CAST(:refs AS text[]), CAST(:responses AS text[]))
-                         AS o(id, status, provider, reference, response)
-                    WHERE n.id = o.id AND n.status = 'created'
+                                CAST(:refs AS text[]), CAST(:responses AS text[]), CAST(:billable AS int[]),
+                                CAST(:international AS boolean[]))
+                         AS o(id, status, provider, reference, response, billable, international)
+                    WHERE n.id = o.id AND n.status = 'sending' AND n.provider_reference IS NULL
                     """
                 ),
                 {
@@ -183,6 +262,8 @@ class Deliverer:
                     "providers": [o.provider for o in outcomes],
                     "refs": [o.reference for o in outcomes],
                     "responses": [o.response for o in outcomes],
+                    "billable": [o.billable_units for o in outcomes],
+                    "international": [o.international for o in outcomes],
                 },
             )
 
@@ -201,3 +282,9 @@ def _message(row: _Row, recipient: RecipientRow, template: Any, senders: Service
         senders.reply_to_address(row.sender_id),
         reference,
     )
+
+
+def _billing(message: SmsMessage | EmailMessage, region: str) -> tuple[int, bool]:
+    if isinstance(message, EmailMessage):
+        return 0, False
+    return sms_length(message.body).fragments, is_international(message.to, region)

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from notify.catalogue.services import ServiceRecord, is_team_member
-from notify.catalogue.templates import TemplateNotFound, TemplateRecord, get_template
+from notify.catalogue.templates import TemplateRecord
 from notify.db.models import KeyType, TemplateType
 from notify.recipients.email import normalise_email
 from notify.recipients.phone import is_international, normalise_phone
 from notify.runtime import Runtime
 from notify.sending.group_commit import Accepted, PendingSend
-from notify.sending.senders import ServiceSenders, load_senders
+from notify.sending.lookups import checked_sender, usable_template
+from notify.sending.senders import ServiceSenders
 from notify.templates import RenderedEmail, RenderedSms, render_email, render_sms
 
 TRIAL_MODE_MESSAGE = (
@@ -28,18 +29,8 @@ TRIAL_MODE_MESSAGE = (
 TEAM_KEY_MESSAGE = "Can’t send to this recipient using a team-only API key"
 
 
-class TemplateUnusable(Exception):
-    """The template exists but cannot be used for this send; the message says why."""
-
-
 class RecipientNotAllowed(Exception):
     """Trial mode or a team key restricts recipients to the service's team list."""
-
-
-class UnknownSender(Exception):
-    def __init__(self, field: str, sender_id: uuid.UUID) -> None:
-        super().__init__(f"{field} {sender_id} does not exist in database for service id")
-        self.field = field
 
 
 class ServiceInactive(Exception):
@@ -65,22 +56,6 @@ class SubmittedSend:
     accepted: Accepted
 
 
-async def _template(runtime: Runtime, service_id: uuid.UUID, template_id: uuid.UUID) -> TemplateRecord | None:
-    async def load() -> TemplateRecord | None:
-        async with runtime.engine.connect() as conn:
-            try:
-                return await get_template(conn, service_id, template_id)
-            except TemplateNotFound:
-                return None
-
-    return await runtime.caches.templates.get_or_load((service_id, template_id), load)
-
-
-async def _senders(runtime: Runtime, service: ServiceRecord) -> ServiceSenders:
-    async with runtime.engine.connect() as conn:
-        return await load_senders(conn, service.id, service.name, runtime.settings.email_from_domain)
-
-
 async def submit_send(
     runtime: Runtime, service: ServiceRecord, api_key_id: uuid.UUID, key_type: KeyType, request: SendRequest
 ) -> SubmittedSend:
@@ -95,16 +70,8 @@ async def submit_send(
     else:
         recipient = normalise_email(request.recipient)
 
-    template = await _template(runtime, service.id, request.template_id)
-    if template is None:
-        raise TemplateUnusable("Template not found")
-    if template.archived:
-        raise TemplateUnusable(f"Template {template.id} has been deleted")
-    if template.template_type is not kind:
-        raise TemplateUnusable(f"{template.template_type.value} template is not suitable for {kind.value} notification")
-    senders = await runtime.caches.senders.get_or_load(service.id, lambda: _senders(runtime, service))
-    if request.sender_id is not None and not senders.has(kind, request.sender_id):
-        raise UnknownSender("sms_sender_id" if kind is TemplateType.sms else "email_reply_to_id", request.sender_id)
+    template = await usable_template(runtime, service.id, request.template_id, kind)
+    senders = await checked_sender(runtime, service, kind, request.sender_id)
     restricted_key = key_type is KeyType.team or (service.restricted and key_type is not KeyType.test)
     if restricted_key:
         # The team list holds contact details, so it is looked up each time and never cached.

@@ -11,6 +11,7 @@ import asyncio
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from notify.sending.providers.base import EmailMessage, SendResult, SmsMessage
 from notify.statuses import Status
@@ -46,15 +47,24 @@ class SimulatedProvider:
     record_limit: int = 100_000
     name: str = "simulated"
     sent: deque[SmsMessage | EmailMessage] = field(default_factory=deque)
+    send_log: Path | None = None  # tests: one line per accepted message, its reference only
+
+    def _log(self, reference: str) -> None:
+        if self.send_log is not None:
+            # O_APPEND writes of one short line are atomic, so several worker processes can share it.
+            with self.send_log.open("a") as log:
+                log.write(reference + "\n")
 
     async def send_sms(self, message: SmsMessage) -> SendResult:
         await self._wait()
         self._record(message)
+        self._log(message.reference)
         return SendResult(provider_reference=f"sim-{uuid.uuid4()}", final_status=simulated_outcome(message.to))
 
     async def send_email(self, message: EmailMessage) -> SendResult:
         await self._wait()
         self._record(message)
+        self._log(message.reference)
         return SendResult(provider_reference=f"sim-{uuid.uuid4()}", final_status=simulated_outcome(message.to))
 
     async def _wait(self) -> None:

@@ -1,192 +1,19 @@
-"""The `notify` command: run the service, or any one part of it, and administer services.
-
-Every admin command takes ``--json`` so deployment scripts can read its output.
-"""
+"""Administration: services, templates and API keys, with --json for scripts."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from notify.config import ConfigError, Settings, load_settings
+from notify.cli.common import JsonOption, emit, run_admin
+from notify.config import Settings
 from notify.db.models import KeyType, TemplateType
-from notify.log_config import configure_logging
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Notify: SMS and email for public services.")
-db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 service_app = typer.Typer(no_args_is_help=True, help="Services.")
 template_app = typer.Typer(no_args_is_help=True, help="Templates.")
 key_app = typer.Typer(no_args_is_help=True, help="API keys.")
-app.add_typer(db_app, name="db")
-app.add_typer(service_app, name="service")
-app.add_typer(template_app, name="template")
-app.add_typer(key_app, name="key")
-
-console = Console(stderr=True)
-T = TypeVar("T")
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def _settings() -> Settings:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    configure_logging(settings.resolved_log_format, settings.log_level)
-    return settings
-
-
-def _with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
-    """Command-line --host/--port win over NOTIFY_HOST/NOTIFY_PORT."""
-    return settings.model_copy(
-        update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    )
-
-
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
-    return typer.Exit(1)
-
-
-def _emit(as_json: bool, payload: dict[str, Any], human: str) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(payload, default=str) + "\n")
-    else:
-        console.print(human)
-
-
-def _run(coro: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(coro())  # type: ignore[arg-type]
-
-
-# --- running -----------------------------------------------------------------------------------
-
-
-@app.command()
-def run(
-    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
-) -> None:
-    """Everything in one process on embedded defaults: database, object store, API, worker."""
-    from notify.bootstrap import ensure_demo, prepare_database
-    from notify.serve import serve
-
-    settings = _with_address(_settings(), host, port)
-    database_url = prepare_database(settings)
-    demo = _run(lambda: ensure_demo(settings, database_url))
-    console.print(f"[bold green]Notify is running[/bold green] at [bold]{settings.base_url}[/bold]")
-    console.print(f"  service id:        {demo.service_id}")
-    console.print(f"  sms template id:   {demo.sms_template_id}")
-    console.print(f"  email template id: {demo.email_template_id}")
-    console.print(f"  API key (live):    {demo.api_key}", soft_wrap=True)
-    console.print(f"  data:              {settings.data_dir.resolve()}")
-    console.print("  Ctrl-C stops everything.")
-    serve(settings, run_worker=True)
-
-
-@app.command()
-def api(
-    host: Annotated[str | None, typer.Option()] = None,
-    port: Annotated[int | None, typer.Option()] = None,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="API processes.")] = 1,
-) -> None:
-    """Serve the HTTP API only (split deployments run workers separately)."""
-    from notify.serve import serve
-
-    serve(_with_address(_settings(), host, port), run_worker=False, workers=workers)
-
-
-@app.command()
-def worker(concurrency: Annotated[int | None, typer.Option(min=1, max=64)] = None) -> None:
-    """Run a queue worker: delivery, receipts and maintenance tasks."""
-    from notify.runtime import open_runtime
-    from notify.worker import run_worker
-
-    settings = _settings()
-
-    async def main() -> None:
-        async with open_runtime(settings) as runtime:
-            await run_worker(runtime, concurrency=concurrency)
-
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        console.print("worker stopped")
-
-
-# --- database ----------------------------------------------------------------------------------
-
-
-@db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
-    """Apply migrations (our tables and the task queue's)."""
-    from notify.db import migrate
-    from notify.runtime import resolve_database_url
-
-    settings = _settings()
-    url = resolve_database_url(settings)
-    migrate.upgrade(url, revision)
-    console.print(f"database at revision {migrate.current_revision(url)}")
-
-
-@db_app.command("current")
-def db_current() -> None:
-    from notify.db import migrate
-    from notify.runtime import resolve_database_url
-
-    console.print(str(migrate.current_revision(resolve_database_url(_settings()))))
-
-
-# --- administration ----------------------------------------------------------------------------
-
-
-def _admin(work: Callable[[Any, Settings], Awaitable[T]]) -> T:
-    """Run ``work(conn, settings)`` in one committed transaction; domain errors become clear exits."""
-    from sqlalchemy.exc import ProgrammingError
-
-    from notify.catalogue.keys import ApiKeyNotFound
-    from notify.catalogue.services import InvalidService, ServiceNotFound
-    from notify.catalogue.templates import InvalidTemplate, TemplateNotFound
-    from notify.db.engine import create_engine
-    from notify.recipients.email import InvalidEmailAddress
-    from notify.recipients.phone import InvalidPhoneNumber
-    from notify.runtime import resolve_database_url
-    from notify.templates import SmsTooLong
-
-    settings = _settings()
-    url = resolve_database_url(settings)
-
-    async def main() -> T:
-        engine = create_engine(url, pool_size=1)
-        try:
-            async with engine.begin() as conn:
-                return await work(conn, settings)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except (InvalidService, InvalidTemplate, SmsTooLong, InvalidPhoneNumber, InvalidEmailAddress) as exc:
-        raise _fail(str(exc)) from None
-    except ServiceNotFound:
-        raise _fail("no such service; `notify service create` makes one") from None
-    except TemplateNotFound:
-        raise _fail("no such template for that service") from None
-    except ApiKeyNotFound:
-        raise _fail("no such API key for that service") from None
-    except ProgrammingError as exc:
-        if "does not exist" in str(exc.orig):
-            raise _fail("the database has no Notify tables yet; run `notify db upgrade` first") from None
-        raise
 
 
 @service_app.command("create")
@@ -223,8 +50,8 @@ def service_create(
                 "rate_limit": svc.rate_limit, "international_sms": svc.international_sms,
                 "data_retention_days": svc.data_retention_days, "sms_sender_ids": senders, "reply_to_ids": replies}
 
-    result = _admin(work)
-    _emit(as_json, result, f"created service [bold]{result['name']}[/bold] {result['id']}")
+    result = run_admin(work)
+    emit(as_json, result, f"created service [bold]{result['name']}[/bold] {result['id']}")
 
 
 @service_app.command("update")
@@ -251,8 +78,8 @@ def service_update(
                 "message_limit": svc.message_limit, "rate_limit": svc.rate_limit,
                 "international_sms": svc.international_sms, "data_retention_days": svc.data_retention_days}
 
-    result = _admin(work)
-    _emit(as_json, result, f"updated service [bold]{result['name']}[/bold] {result['id']}")
+    result = run_admin(work)
+    emit(as_json, result, f"updated service [bold]{result['name']}[/bold] {result['id']}")
 
 
 @template_app.command("create")
@@ -274,8 +101,8 @@ def template_create(
         return {"id": str(t.id), "name": t.name, "type": t.template_type.value, "version": t.version,
                 "placeholders": t.placeholders}
 
-    result = _admin(work)
-    _emit(as_json, result, f"created {result['type']} template [bold]{result['name']}[/bold] {result['id']}")
+    result = run_admin(work)
+    emit(as_json, result, f"created {result['type']} template [bold]{result['name']}[/bold] {result['id']}")
 
 
 @template_app.command("update")
@@ -297,8 +124,8 @@ def template_update(
         return {"id": str(t.id), "name": t.name, "type": t.template_type.value, "version": t.version,
                 "archived": t.archived, "placeholders": t.placeholders}
 
-    result = _admin(work)
-    _emit(as_json, result, f"template {result['id']} is at version {result['version']}")
+    result = run_admin(work)
+    emit(as_json, result, f"template {result['id']} is at version {result['version']}")
 
 
 @key_app.command("create")
@@ -318,8 +145,8 @@ def key_create(
         key = await create_api_key(conn, SecretBox(settings.ensure_secret_key()), service, name=name, key_type=type)
         return {"id": str(key.id), "name": key.name, "type": key.key_type.value, "key": key.key}
 
-    result = _admin(work)
-    _emit(as_json, result, f"API key {result['id']} ({result['type']}):\n{result['key']}")
+    result = run_admin(work)
+    emit(as_json, result, f"API key {result['id']} ({result['type']}):\n{result['key']}")
 
 
 @key_app.command("revoke")
@@ -335,9 +162,5 @@ def key_revoke(
         await revoke_api_key(conn, service, key_id)
         return {"id": str(key_id), "revoked": True}
 
-    result = _admin(work)
-    _emit(as_json, result, f"revoked API key {result['id']}")
-
-
-def main() -> None:
-    app()
+    result = run_admin(work)
+    emit(as_json, result, f"revoked API key {result['id']}")

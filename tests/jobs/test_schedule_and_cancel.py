@@ -1,0 +1,80 @@
+"""Scheduled jobs start on time; scheduled and running jobs can be cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from notify.sending.providers.simulated import SimulatedProvider
+from tests.support.accounts import Account
+from tests.support.jobs import csv_bytes, sms_rows, upload, wait_for_job
+from tests.support.pii_audit import PiiAudit
+
+
+async def test_a_scheduled_job_waits_then_starts_on_time(
+    client: httpx.AsyncClient, account: Account, provider: SimulatedProvider, pii_audit: PiiAudit
+) -> None:
+    rows = sms_rows(3)
+    pii_audit.track(*(r[0] for r in rows))
+    at = datetime.now(UTC) + timedelta(seconds=2)
+    job = (await upload(client, account, csv_bytes(rows), fields={"scheduled_for": at.isoformat()})).json()["data"]
+    assert job["status"] == "scheduled"
+    assert job["scheduled_for"].startswith(at.strftime("%Y-%m-%dT%H:%M:%S"))
+    await asyncio.sleep(0.5)
+    assert (await client.get(f"/v2/jobs/{job['id']}", headers=account.headers())).json()["data"]["status"] == "scheduled"
+    assert list(provider.sent) == []
+    finished = await wait_for_job(client, account, job["id"], timeout=20)
+    started = datetime.fromisoformat(finished["processing_started"].replace("Z", "+00:00"))
+    assert started >= at
+    assert len(provider.sent) == 3
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        (timedelta(hours=-1), "scheduled_for datetime cannot be in the past"),
+        (timedelta(hours=97), "scheduled_for datetime can only be up to 96 hours in the future"),
+    ],
+)
+async def test_schedule_limits(
+    client: httpx.AsyncClient, account: Account, when: timedelta, message: str
+) -> None:
+    at = (datetime.now(UTC) + when).isoformat()
+    response = await upload(client, account, csv_bytes(sms_rows(1)), fields={"scheduled_for": at})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == message
+    bad = await upload(client, account, csv_bytes(sms_rows(1)), fields={"scheduled_for": "next tuesday"})
+    assert bad.status_code == 400
+
+
+async def test_cancelling_a_scheduled_job_sends_nothing(
+    client: httpx.AsyncClient, account: Account, provider: SimulatedProvider, pii_audit: PiiAudit
+) -> None:
+    rows = sms_rows(2)
+    pii_audit.track(*(r[0] for r in rows))
+    at = datetime.now(UTC) + timedelta(seconds=2)
+    job = (await upload(client, account, csv_bytes(rows), fields={"scheduled_for": at.isoformat()})).json()["data"]
+    cancelled = await client.post(f"/v2/jobs/{job['id']}/cancel", headers=account.headers())
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["data"]["status"] == "cancelled"
+    await asyncio.sleep(3)
+    after = (await client.get(f"/v2/jobs/{job['id']}", headers=account.headers())).json()["data"]
+    assert after["status"] == "cancelled"
+    assert after["statistics"] == []
+    assert list(provider.sent) == []
+    again = await client.post(f"/v2/jobs/{job['id']}/cancel", headers=account.headers())
+    assert again.status_code == 400
+    assert again.json()["errors"][0]["message"] == "Job is cancelled and can no longer be cancelled"
+
+
+async def test_finished_jobs_cannot_be_cancelled(
+    client: httpx.AsyncClient, account: Account, pii_audit: PiiAudit
+) -> None:
+    pii_audit.track("(202) 555-0200")
+    job = (await upload(client, account, csv_bytes(sms_rows(1)))).json()["data"]
+    await wait_for_job(client, account, job["id"])
+    refused = await client.post(f"/v2/jobs/{job['id']}/cancel", headers=account.headers())
+    assert refused.status_code == 400
