@@ -59,6 +59,12 @@ class BenchEnv:
     def key_service_id(self) -> str:
         return self.api_key[-73:-37]
 
+    def auth_header(self) -> str:
+        """``Bearer <JWT>`` made by the official client's own function (valid for +-30 s)."""
+        from notifications_python_client import authentication
+
+        return "Bearer " + authentication.create_jwt_token(self.key_secret, self.key_service_id)
+
     def postmaster_pid(self) -> int | None:
         if self._pgdata is None:
             return None
@@ -113,8 +119,11 @@ class BenchEnv:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def create_env(*, keep: bool = False, prefix: str = "notify-bench-") -> BenchEnv:
-    """Start the embedded PostgreSQL in a fresh temp dir, migrate it and create a live service."""
+def create_env(*, keep: bool = False, prefix: str = "notify-bench-", sms_template: str = SMS_TEMPLATE) -> BenchEnv:
+    """Start the embedded PostgreSQL in a fresh temp dir, migrate it and create a live service.
+
+    ``sms_template`` is the content of the service's SMS template (placeholders in ``((...))``).
+    """
     from notify.db.embedded import start_embedded_postgres
     from notify.db.migrate import upgrade
 
@@ -134,7 +143,7 @@ def create_env(*, keep: bool = False, prefix: str = "notify-bench-") -> BenchEnv
         t0 = time.perf_counter()
         upgrade(env.database_url)
         log(f"  migrations applied ({time.perf_counter() - t0:.1f} s)")
-        asyncio.run(_create_service(env))
+        asyncio.run(_create_service(env, sms_template))
         log(f"  live service {env.service_id}, sms template {env.sms_template_id}")
     except BaseException:
         env.close()
@@ -142,7 +151,7 @@ def create_env(*, keep: bool = False, prefix: str = "notify-bench-") -> BenchEnv
     return env
 
 
-async def _create_service(env: BenchEnv) -> None:
+async def _create_service(env: BenchEnv, sms_template: str = SMS_TEMPLATE) -> None:
     from notify.catalogue import keys, services, templates
     from notify.db.engine import create_engine
     from notify.db.models import KeyType, TemplateType
@@ -157,7 +166,7 @@ async def _create_service(env: BenchEnv) -> None:
             )
             await services.add_sms_sender(conn, service.id, "Bench", is_default=True)
             template = await templates.create_template(
-                conn, service.id, name="Bench SMS", template_type=TemplateType.sms, content=SMS_TEMPLATE
+                conn, service.id, name="Bench SMS", template_type=TemplateType.sms, content=sms_template
             )
             key = await keys.create_api_key(
                 conn, SecretBox(env.secret_key), service.id, name="bench", key_type=KeyType.normal
@@ -191,15 +200,7 @@ class ApiProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> None:
-        child_env = {
-            **os.environ,
-            "NOTIFY_DATABASE_URL": self.env.database_url,
-            "NOTIFY_STORAGE_URL": self.env.objects_dir.resolve().as_uri(),
-            "NOTIFY_SECRET_KEY": self.env.secret_key,
-            "NOTIFY_DATA_DIR": str(self.env.data_dir),
-            "NOTIFY_LOG_LEVEL": self.log_level,
-            **self.extra_env,
-        }
+        child_env = notify_child_env(self.env, self.log_level, self.extra_env)
         cmd = [str(NOTIFY_BIN), "api", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(cmd, env=child_env, stdout=out, stderr=subprocess.STDOUT,
@@ -248,20 +249,146 @@ class ApiProcess:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
+        stop_process_group(proc)
+
+
+def notify_child_env(env: BenchEnv, log_level: str = "WARNING", extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for a ``notify`` child process pointed at the bench's database and object store."""
+    return {
+        **os.environ,
+        "NOTIFY_DATABASE_URL": env.database_url,
+        "NOTIFY_STORAGE_URL": env.objects_dir.resolve().as_uri(),
+        "NOTIFY_SECRET_KEY": env.secret_key,
+        "NOTIFY_DATA_DIR": str(env.data_dir),
+        "NOTIFY_LOG_LEVEL": log_level,
+        **(extra or {}),
+    }
+
+
+def stop_process_group(proc: subprocess.Popen[bytes] | None, grace: float = 15.0) -> None:
+    """SIGTERM our own child's process group (started with start_new_session=True), SIGKILL after ``grace``."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
         try:
-            os.killpg(proc.pid, signal.SIGTERM)  # our own child's group (start_new_session=True)
+            os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
-            return
+            pass
+        proc.wait(5)
+
+
+class WorkerProcess:
+    """``notify worker`` as a child process in its own process group.
+
+    ``start()`` returns once the worker has registered itself in procrastinate's ``procrastinate_workers``
+    table, i.e. once it is listening for tasks.
+    """
+
+    def __init__(self, env: BenchEnv, *, log_level: str = "WARNING", extra_env: dict[str, str] | None = None,
+                 concurrency: int | None = None, name: str = "worker") -> None:
+        self.env = env
+        self.extra_env = dict(extra_env or {})
+        self.concurrency = concurrency
+        self.log_path = env.tmp / f"{name}-{int(time.time() * 1000)}.log"
+        self.log_level = log_level
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> None:
+        import psycopg
+
+        child_env = notify_child_env(self.env, self.log_level, self.extra_env)
+        cmd = [str(NOTIFY_BIN), "worker"]
+        if self.concurrency:
+            cmd += ["--concurrency", str(self.concurrency)]
+        with psycopg.connect(self.env.database_url, autocommit=True) as conn:
+            before = conn.execute("SELECT coalesce(max(id), 0) FROM procrastinate_workers").fetchone()[0]  # type: ignore[index]
+            with open(self.log_path, "wb") as out:
+                self.proc = subprocess.Popen(cmd, env=child_env, stdout=out, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL, start_new_session=True, cwd=REPO)
+            deadline = time.monotonic() + timeout
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"notify worker exited with {self.proc.returncode}:\n{self.log_tail()}")
+                row = conn.execute("SELECT count(*) FROM procrastinate_workers WHERE id > %s", (before,)).fetchone()
+                if row and row[0]:
+                    return
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"notify worker not ready after {timeout:.0f} s:\n{self.log_tail()}")
+                time.sleep(0.05)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
+
+    def log_tail(self, lines: int = 40) -> str:
         try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(5)
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, grace: float = 15.0) -> None:
+        proc, self.proc = self.proc, None
+        stop_process_group(proc, grace)
+
+
+# --- process measurements (Linux /proc; psutil for process trees) ---------------------------------
+
+
+def rss_kib(pid: int | None) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of ``pid`` in KiB from /proc/<pid>/status; (0, 0) if it is gone."""
+    if pid is None:
+        return 0, 0
+    rss = hwm = 0
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, hwm
+
+
+def reset_peak_rss(pid: int | None) -> bool:
+    """Reset ``pid``'s VmHWM to its current RSS (``echo 5 > /proc/<pid>/clear_refs``); False if not allowed."""
+    if pid is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def tree_cpu_seconds(root: int | None) -> float:
+    """CPU seconds (user + system) used so far by ``root`` and its live descendants, plus the reaped
+    children each of them waited for (a PostgreSQL backend that exited still counts, via the postmaster)."""
+    if root is None:
+        return 0.0
+    import psutil
+
+    total = 0.0
+    try:
+        procs = [psutil.Process(root)]
+        procs += procs[0].children(recursive=True)
+    except Exception:  # noqa: BLE001 - gone
+        return 0.0
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except Exception:  # noqa: BLE001 - exited meanwhile
+            pass
+    return total
 
 
 def install_signal_handlers() -> None:
