@@ -399,3 +399,87 @@ def install_signal_handlers() -> None:
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, handler)
+
+
+# --- py-spy (optional diagnostics; py-spy is not a project dependency) -----------------------------
+
+
+class PySpy:
+    """``py-spy record -f raw`` on one process while a phase runs; ``top()`` summarises the folded stacks.
+
+    Only on-CPU samples are kept (no ``--idle``), so the summary says where the CPU goes, not where
+    the process waits. ``--nonblocking`` keeps the sampler from pausing the target.
+    """
+
+    def __init__(self, pid: int | None, out: Path, *, rate: int = 100) -> None:
+        self.pid, self.out, self.rate = pid, out, rate
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return (Path(sys.executable).parent / "py-spy").exists() or shutil.which("py-spy") is not None
+
+    def __enter__(self) -> PySpy:
+        exe = Path(sys.executable).parent / "py-spy"
+        if self.pid is None:
+            return self
+        cmd = [str(exe if exe.exists() else "py-spy"), "record", "--pid", str(self.pid), "--rate", str(self.rate),
+               "--nonblocking", "-f", "raw", "-o", str(self.out)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(0.3)  # let it attach before the phase starts
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGINT)  # py-spy writes its output on SIGINT
+            proc.wait(20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(5)
+
+    def top(self, n: int = 12, focus: str = "notify") -> str:
+        """Top frames by self time, and top ``focus`` (e.g. ``notify``) frames by inclusive time, in % of samples."""
+        try:
+            lines = self.out.read_text(errors="replace").splitlines()
+        except OSError:
+            return "    (no py-spy output)"
+        from collections import Counter
+
+        self_time: Counter[str] = Counter()
+        inclusive: Counter[str] = Counter()
+        total = 0
+        for line in lines:
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            k = int(count)
+            total += k
+            frames = stack.split(";")
+            self_time[_short_frame(frames[-1])] += k
+            for frame in {_short_frame(f) for f in frames if focus in f}:
+                inclusive[frame] += k
+        if not total:
+            return "    (no samples)"
+        out = [f"    py-spy: {total} on-CPU samples ({self.out})", "    self time:"]
+        out += [f"      {100 * c / total:5.1f}%  {f}" for f, c in self_time.most_common(n)]
+        out.append(f"    inclusive, {focus} frames:")
+        out += [f"      {100 * c / total:5.1f}%  {f}" for f, c in inclusive.most_common(n)]
+        return "\n".join(out)
+
+
+def _short_frame(frame: str) -> str:
+    """``func (path/to/site-packages/pkg/mod.py:12)`` -> ``func (pkg/mod.py:12)``."""
+    name, _, where = frame.partition(" (")
+    where = where.rstrip(")")
+    for marker in ("site-packages/", "/src/", "lib/python3"):
+        if marker in where:
+            where = where.split(marker, 1)[1]
+            break
+    return f"{name} ({where})" if where else name

@@ -29,7 +29,9 @@ def register_tasks(app: procrastinate.App, runtime: Runtime) -> None:
 
     @app.task(name="start_job", retry=procrastinate.RetryStrategy(max_attempts=10, exponential_wait=1))
     async def start_job_task(job_id: str) -> None:
-        await start_job(runtime.engine, uuid.UUID(job_id), runtime.settings.chunk_rows, runtime.defer_delivery)
+        await start_job(
+            runtime.engine, runtime.store, uuid.UUID(job_id), runtime.settings.chunk_rows, runtime.defer_delivery
+        )
 
     @app.task(name="apply_receipts", retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=1))
     async def apply_receipts_task(references: list[str], statuses: list[str]) -> None:

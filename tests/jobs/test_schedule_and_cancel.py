@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -78,3 +79,17 @@ async def test_finished_jobs_cannot_be_cancelled(
     await wait_for_job(client, account, job["id"])
     refused = await client.post(f"/v2/jobs/{job['id']}/cancel", headers=account.headers())
     assert refused.status_code == 400
+
+
+async def test_a_job_whose_file_vanished_before_it_started_is_an_error(
+    client: httpx.AsyncClient, account: Account, provider: SimulatedProvider, runtime: Any, pii_audit: PiiAudit
+) -> None:
+    rows = sms_rows(2)
+    pii_audit.track(*(r[0] for r in rows))
+    at = datetime.now(UTC) + timedelta(seconds=1)
+    job = (await upload(client, account, csv_bytes(rows), fields={"scheduled_for": at.isoformat()})).json()["data"]
+    async for info in runtime.store.list("uploads/"):
+        await runtime.store.delete(info.key)
+    errored = await wait_for_job(client, account, job["id"], status="error", timeout=20)
+    assert errored["statistics"] == []
+    assert list(provider.sent) == []

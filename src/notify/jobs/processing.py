@@ -18,6 +18,7 @@ from notify.db.models import JobStatus
 from notify.jobs.records import JobNotFound, get_job
 from notify.log_config import get_logger
 from notify.sending import allowance
+from notify.storage import ObjectStore
 
 logger = get_logger(__name__)
 
@@ -41,8 +42,29 @@ _CREATE_NOTIFICATIONS = text(
 )
 
 
-async def start_job(engine: AsyncEngine, job_id: uuid.UUID, chunk_rows: int, defer_chunk: DeferChunk) -> bool:
-    """Idempotent: only the first call for a pending or scheduled job does anything."""
+async def start_job(
+    engine: AsyncEngine, store: ObjectStore, job_id: uuid.UUID, chunk_rows: int, defer_chunk: DeferChunk
+) -> bool:
+    """Idempotent: only the first call for a pending or scheduled job does anything.
+
+    A job whose file has gone (deleted by hand, or a lifecycle rule shorter than the schedule)
+    moves to 'error' instead of sending nothing to everyone.
+    """
+    async with engine.connect() as conn:
+        key = (await conn.execute(text("SELECT object_key FROM jobs WHERE id = :id"), {"id": job_id})).scalar_one_or_none()
+    if key is None:
+        return False
+    if not await store.exists(key):
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE jobs SET status = 'error', processing_finished = now(), updated_at = now() "
+                    "WHERE id = :id AND status IN ('pending', 'scheduled')"
+                ),
+                {"id": job_id},
+            )
+        logger.error("job file missing", action="job.file_missing", job_id=str(job_id))
+        return False
     async with engine.begin() as conn:
         claimed = (await conn.execute(_CLAIM_START, {"id": job_id})).one_or_none()
         if claimed is None:
