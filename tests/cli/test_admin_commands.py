@@ -13,18 +13,6 @@ from typer.testing import CliRunner
 
 from notify.cli import app
 from notify.db.urls import sqlalchemy_url
-from tests.conftest import TEST_SECRET_KEY
-
-
-@pytest.fixture
-def env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        "NOTIFY_DATABASE_URL": database_url,
-        "NOTIFY_SECRET_KEY": TEST_SECRET_KEY,
-        "NOTIFY_DATA_DIR": str(tmp_path / ".notify"),
-        "NOTIFY_STORAGE_URL": (tmp_path / "objects").as_uri(),
-        "NOTIFY_LOG_LEVEL": "WARNING",
-    }
 
 
 def _run(env: dict[str, str], *args: str) -> dict:

@@ -9,20 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from notify.cli import app
-from tests.conftest import TEST_SECRET_KEY
 from tests.support.jobs import csv_bytes, sms_rows
 from tests.support.pii_audit import PiiAudit
-
-
-@pytest.fixture
-def env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        "NOTIFY_DATABASE_URL": database_url,
-        "NOTIFY_SECRET_KEY": TEST_SECRET_KEY,
-        "NOTIFY_DATA_DIR": str(tmp_path / ".notify"),
-        "NOTIFY_STORAGE_URL": (tmp_path / "objects").as_uri(),
-        "NOTIFY_LOG_LEVEL": "WARNING",
-    }
 
 
 def _json(env: dict[str, str], *args: str) -> dict:

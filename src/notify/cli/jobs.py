@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from notify.cli.common import JsonOption, console, emit, fail, load_cli_settings
+from notify.cli.common import JsonOption, T, console, emit, fail, load_cli_settings
+from notify.config import Settings
 from notify.db.models import KeyType
 
 job_app = typer.Typer(no_args_is_help=True, help="Spreadsheet jobs: upload, follow, cancel.")
@@ -36,6 +39,28 @@ def _job_errors(exc: Exception) -> typer.Exit | None:
     if isinstance(exc, (TemplateUnusable, UnknownSender, InvalidSchedule, FileExceedsAllowance, JobNotCancellable)):
         return fail(str(exc))
     return None
+
+
+@contextlib.contextmanager
+def _job_errors_as_exit() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        failure = _job_errors(exc)
+        if failure is None:
+            raise
+        raise failure from None
+
+
+async def _with_engine(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    from notify.db.engine import create_engine
+    from notify.runtime import resolve_database_url
+
+    engine = create_engine(resolve_database_url(settings), pool_size=1)
+    try:
+        return await work(engine)
+    finally:
+        await engine.dispose()
 
 
 @job_app.command("upload")
@@ -79,13 +104,8 @@ def job_upload(
                     UploadRequest(template, file.name, scheduled_for, sender_id), chunks(),
                 )
 
-    try:
+    with _job_errors_as_exit():
         job = asyncio.run(main())
-    except Exception as exc:
-        failure = _job_errors(exc)
-        if failure is None:
-            raise
-        raise failure from None
     result = {"id": str(job.id), "status": job.status.value, "rows": job.row_count,
               "scheduled_for": job.scheduled_for.isoformat() if job.scheduled_for else None}
     emit(as_json, result, f"job [bold]{result['id']}[/bold]: {result['rows']} rows, {result['status']}")
@@ -103,26 +123,22 @@ def job_status(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from notify.db.engine import create_engine
     from notify.jobs.records import get_job
-    from notify.runtime import resolve_database_url
 
     settings = load_cli_settings()
-    url = resolve_database_url(settings)
 
     async def fetch() -> Any:
-        engine = create_engine(url, pool_size=1)
-        try:
+        async def read(engine: Any) -> Any:
             async with engine.connect() as conn:
                 return await get_job(conn, service, job)
-        finally:
-            await engine.dispose()
+
+        return await _with_engine(settings, read)
 
     def summary(record: Any) -> dict[str, Any]:
         return {"id": str(record.id), "status": record.status.value, "rows": record.row_count,
                 "counts": dict(record.counts)}
 
-    try:
+    with _job_errors_as_exit():
         record = asyncio.run(fetch())
         if watch and not as_json:
             with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -135,11 +151,6 @@ def job_status(
                         break
                     time.sleep(0.5)
                     record = asyncio.run(fetch())
-    except Exception as exc:
-        failure = _job_errors(exc)
-        if failure is None:
-            raise
-        raise failure from None
     result = summary(record)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(result["counts"].items())) or "no notifications yet"
     emit(as_json, result, f"job {result['id']}: {result['status']}, {result['rows']} rows ({counts})")
@@ -154,25 +165,8 @@ def job_cancel(
     """Cancel a scheduled or running job; messages not yet sent are not sent."""
     from notify.jobs.processing import cancel_job
 
-    from notify.db.engine import create_engine
-    from notify.runtime import resolve_database_url
-
     settings = load_cli_settings()
-    url = resolve_database_url(settings)
-
-    async def main() -> int:
-        engine = create_engine(url, pool_size=1)
-        try:
-            return await cancel_job(engine, service, job)
-        finally:
-            await engine.dispose()
-
-    try:
-        unsent = asyncio.run(main())
-    except Exception as exc:
-        failure = _job_errors(exc)
-        if failure is None:
-            raise
-        raise failure from None
+    with _job_errors_as_exit():
+        unsent = asyncio.run(_with_engine(settings, lambda engine: cancel_job(engine, service, job)))
     emit(as_json, {"id": str(job), "status": "cancelled", "unsent": unsent},
           f"job {job} cancelled; {unsent} messages will not be sent")
