@@ -6,8 +6,6 @@ import json
 import time
 from pathlib import Path
 
-import jwt
-import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 

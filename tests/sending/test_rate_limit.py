@@ -176,6 +176,7 @@ async def test_few_database_calls_when_held_at_the_limit(engine: AsyncEngine) ->
     assert 0.4 <= elapsed <= 2.0  # (1100 - 100) / 2000 msg/s
     # 2000/s for 0.5 s in batches of 0.02 s worth (40): about 25 calls, not one per round trip.
     assert calls <= 60
+    assert len([s for s in statements if "notify_take_send_tokens" in s]) == calls
 
 
 async def test_rejects_a_request_for_nothing(engine: AsyncEngine) -> None:
