@@ -483,3 +483,117 @@ def _short_frame(frame: str) -> str:
             where = where.split(marker, 1)[1]
             break
     return f"{name} ({where})" if where else name
+
+
+# --- process memory sampling --------------------------------------------------------------------
+
+
+class RssSampler:
+    """Samples a process's VmRSS every ``interval`` seconds in a thread, as a context manager.
+
+    ``peak`` (KiB) is the highest VmRSS seen; combine it with VmHWM (after ``reset_peak_rss``) for a
+    peak that does not depend on clear_refs being allowed.
+    """
+
+    def __init__(self, pid: int | None, *, interval: float = 0.05) -> None:
+        import threading
+
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while True:
+            self.peak = max(self.peak, rss_kib(self.pid)[0])
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.peak = max(self.peak, rss_kib(self.pid)[0])
+
+
+# --- an S3 endpoint: moto's server as a child process ---------------------------------------------
+
+
+class MotoServer:
+    """moto's server (S3 and the other AWS APIs it mocks) as a child process on 127.0.0.1.
+
+    A separate process, not ``ThreadedMotoServer`` in the benchmark, so its request handling does not
+    compete with the benchmark's own threads for one GIL. ``storage_env(bucket)`` gives the
+    ``NOTIFY_STORAGE_*`` settings that point a ``notify`` process at a bucket on it.
+    """
+
+    ACCESS_KEY = "testing"
+    SECRET_KEY = "testing"
+    REGION = "us-east-1"
+
+    def __init__(self, tmp: Path, *, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = tmp / f"moto-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
+
+    def start(self, timeout: float = 60.0) -> None:
+        exe = Path(sys.executable).parent / "moto_server"
+        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
+        cmd += ["-H", "127.0.0.1", "-p", str(self.port)]
+        child_env = {**os.environ, "AWS_ACCESS_KEY_ID": self.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": self.SECRET_KEY,
+                     "AWS_DEFAULT_REGION": self.REGION}
+        with open(self.log_path, "wb") as out:
+            self.proc = subprocess.Popen(cmd, env=child_env, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True, cwd=REPO)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"moto server exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=2):
+                    return
+            except urllib.error.HTTPError:
+                return  # it answered
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"moto server not ready after {timeout:.0f} s:\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def create_bucket(self, bucket: str) -> None:
+        import boto3
+
+        boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name=self.REGION,
+            aws_access_key_id=self.ACCESS_KEY, aws_secret_access_key=self.SECRET_KEY,
+        ).create_bucket(Bucket=bucket)
+
+    def storage_env(self, bucket: str) -> dict[str, str]:
+        return {
+            "NOTIFY_STORAGE_URL": f"s3://{bucket}",
+            "NOTIFY_STORAGE_ENDPOINT": self.endpoint,
+            "NOTIFY_STORAGE_REGION": self.REGION,
+            "NOTIFY_STORAGE_ACCESS_KEY_ID": self.ACCESS_KEY,
+            "NOTIFY_STORAGE_SECRET_ACCESS_KEY": self.SECRET_KEY,
+            "NOTIFY_STORAGE_ALLOW_HTTP": "true",
+        }
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        stop_process_group(proc, grace=5.0)

@@ -44,7 +44,6 @@ import os
 import random
 import statistics
 import sys
-import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -53,10 +52,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import (  # noqa: E402
+from _server import (
     ApiProcess,
     BenchEnv,
     PySpy,
+    RssSampler,
     WorkerProcess,
     create_env,
     install_signal_handlers,
@@ -150,30 +150,6 @@ class Progress:
         self.last = 0.0 if self.tty else time.monotonic()  # a log line only once a phase has taken 5 s
 
 
-class RssSampler:
-    """Samples a process's VmRSS every 20 ms in a thread: a peak that does not rely on clear_refs."""
-
-    def __init__(self, pid: int | None) -> None:
-        self.pid, self.peak = pid, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while True:
-            self.peak = max(self.peak, rss_kib(self.pid)[0])
-            if self._stop.wait(0.02):
-                return
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.peak = max(self.peak, rss_kib(self.pid)[0])
-
-
 # --- results ---------------------------------------------------------------------------------------
 
 
@@ -189,11 +165,13 @@ class Upload:
     api_peak_rss_mb: float = 0.0
     api_cpu_pct: float = 0.0
     pg_cpu_upload_pct: float = 0.0
+    machine_upload_pct: float = 0.0  # whole machine, all processes (others' work included)
     create_s: float = 0.0  # 201 -> job seen 'in progress' (notifications committed)
     create_rows_s: float = 0.0
     pickup_s: float = 0.0  # job row committed -> start_job began (queue latency), DB clock
     insert_s: float = 0.0  # start_job began -> its commit observed
     created: int = 0
+    create_wal_mb: float = 0.0  # WAL written from the 201 to the notifications' commit (whole cluster)
     send_s: float = 0.0  # min(sent_at) -> jobs.processing_finished, DB clock
     send_msg_s: float = 0.0
     sent: int = 0  # notifications with a provider reference
@@ -203,6 +181,10 @@ class Upload:
     worker_peak_rss_mb: float = 0.0
     worker_cpu_pct: float = 0.0
     pg_cpu_send_pct: float = 0.0
+    machine_send_pct: float = 0.0
+    send_wal_mb: float = 0.0  # WAL written while sending (whole cluster), receipts included
+    send_updates: int = 0  # notification row updates while sending (pg_stat_user_tables, approximate)
+    send_hot_pct: float = 0.0  # of those, heap-only (HOT) updates: no index entries written
     drain_s: float = 0.0  # last send -> task queue empty (receipts applied)
     delivered: int = 0
     error: str | None = None
@@ -210,6 +192,22 @@ class Upload:
 
 def _mb(kib: int) -> float:
     return kib / 1024
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU jiffies of the whole machine from /proc/stat; busy excludes idle and iowait."""
+    try:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(values) - values[3] - values[4], sum(values)
+
+
+def machine_pct(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """Busy percent of one core between two samples (200 = both cores of a 2-core machine)."""
+    total = b[1] - a[1]
+    return 100 * (os.cpu_count() or 1) * (b[0] - a[0]) / total if total > 0 else 0.0
 
 
 # --- one upload, end to end ------------------------------------------------------------------------
@@ -226,6 +224,15 @@ class BulkBench:
 
     def close(self) -> None:
         self.db.close()
+
+    def wal_bytes(self) -> int:
+        return int(self.q1("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")[0])
+
+    def notification_updates(self) -> tuple[int, int]:
+        """(row updates, HOT updates) of the notifications table so far; backends flush these about once a second."""
+        self.db.execute("SELECT pg_stat_clear_snapshot()")
+        upd, hot = self.q1("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'notifications'")
+        return int(upd), int(hot)
 
     def q1(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         row = self.db.execute(sql, params).fetchone()
@@ -275,7 +282,8 @@ class BulkBench:
         per_row = len(body) / (args.rows + 1)
         spy = PySpy(pid, self.env.tmp / f"api-upload-{self.uploads}.folded") if args.profile else None
         cpu0 = (tree_cpu_seconds(pid), tree_cpu_seconds(self.env.postmaster_pid()), time.perf_counter())
-        with RssSampler(pid) as rss:
+        jiffies0 = machine_jiffies()
+        with RssSampler(pid, interval=0.02) as rss:
             if spy is not None:
                 spy.__enter__()
             try:
@@ -303,6 +311,7 @@ class BulkBench:
                 if spy is not None:
                     spy.__exit__(None, None, None)
         cpu1 = (tree_cpu_seconds(pid), tree_cpu_seconds(self.env.postmaster_pid()), time.perf_counter())
+        res.machine_upload_pct = machine_pct(jiffies0, machine_jiffies())
         self.progress.done()
         if spy is not None:
             log(spy.top())
@@ -322,6 +331,7 @@ class BulkBench:
     # phase 2 ---------------------------------------------------------------------------------------
 
     def _wait_created(self, job_id: uuid.UUID, res: Upload) -> float | None:
+        wal0 = self.wal_bytes()
         t0 = time.perf_counter()
         deadline = t0 + self.args.create_timeout
         while True:
@@ -335,6 +345,7 @@ class BulkBench:
             self.progress.show(f"create: waiting for start_job ({now - t0:.1f} s)")
             time.sleep(0.005)
         self.progress.done()
+        res.create_wal_mb = (self.wal_bytes() - wal0) / 1e6
         res.create_s = now - t0
         pickup, since_start = self.q1(
             "SELECT extract(epoch FROM processing_started - created_at), "
@@ -348,6 +359,8 @@ class BulkBench:
         res.create_rows_s = res.created / res.create_s if res.create_s else 0.0
         if res.created != res.rows:
             res.error = f"{res.created} notifications for {res.rows} rows"
+        if self.args.analyze:
+            self.db.execute("ANALYZE notifications")  # diagnostic: fresh planner statistics before sending
         return now
 
     # phase 3 ---------------------------------------------------------------------------------------
@@ -355,11 +368,20 @@ class BulkBench:
     def _wait_sent(self, job_id: uuid.UUID, worker: WorkerProcess, res: Upload, t_start: float) -> None:
         args = self.args
         pg = self.env.postmaster_pid()
+        wal0, upd0 = self.wal_bytes(), self.notification_updates()
         cpu0 = (tree_cpu_seconds(worker.pid), tree_cpu_seconds(pg), time.perf_counter())
+        jiffies0 = machine_jiffies()
         spy = PySpy(worker.pid, self.env.tmp / f"worker-send-{self.uploads}.folded") if args.profile else None
         deadline = t_start + args.send_timeout
         last_progress = 0.0
         done_rows = 0
+        sampler = None
+        if args.sample_pg:
+            from api_send import (
+                PgSampler,  # diagnostic only: what PostgreSQL's backends wait on
+            )
+
+            sampler = PgSampler(self.env).__enter__()
         if spy is not None:
             spy.__enter__()
         try:
@@ -386,10 +408,16 @@ class BulkBench:
         finally:
             if spy is not None:
                 spy.__exit__(None, None, None)
+            if sampler is not None:
+                sampler.__exit__(None, None, None)
         cpu1 = (tree_cpu_seconds(worker.pid), tree_cpu_seconds(pg), time.perf_counter())
+        res.machine_send_pct = machine_pct(jiffies0, machine_jiffies())
+        res.send_wal_mb = (self.wal_bytes() - wal0) / 1e6
         self.progress.done()
         if spy is not None:
             log(spy.top())
+        if sampler is not None:
+            log(sampler.report())
         wall = cpu1[2] - cpu0[2]
         res.worker_cpu_pct = 100 * (cpu1[0] - cpu0[0]) / wall
         res.pg_cpu_send_pct = 100 * (cpu1[1] - cpu0[1]) / wall
@@ -406,6 +434,7 @@ class BulkBench:
             res.send_s = end - float(first)
             res.send_msg_s = res.sent / res.send_s if res.send_s > 0 else 0.0
         self._job_id = job_id
+        self._upd0 = upd0
 
     def _drain(self, res: Upload) -> None:
         """Wait until the worker has nothing queued (the simulated receipts), so the next upload starts clean."""
@@ -418,6 +447,10 @@ class BulkBench:
             self.progress.show(f"draining: {pending} queued tasks (receipts)")
             time.sleep(0.1)
         res.drain_s = time.perf_counter() - t0
+        time.sleep(1.5)  # backends flush table statistics about once a second
+        upd1 = self.notification_updates()
+        res.send_updates = upd1[0] - self._upd0[0]
+        res.send_hot_pct = 100 * (upd1[1] - self._upd0[1]) / res.send_updates if res.send_updates else 0.0
         (res.delivered,) = self.q1(
             "SELECT count(*) FROM notifications WHERE job_id = %s AND status = 'delivered'", (self._job_id,))
 
@@ -428,7 +461,7 @@ class BulkBench:
 def fmt_upload(r: Upload) -> str:
     return (
         f"upload {r.upload_s:5.2f} s = {r.upload_rows_s:8,.0f} rows/s ({r.body_mb:.1f} MB; body written in "
-        f"{r.body_sent_s:.2f} s; api cpu {r.api_cpu_pct:.0f}% pg {r.pg_cpu_upload_pct:.0f}%; api RSS "
+        f"{r.body_sent_s:.2f} s; cpu% api {r.api_cpu_pct:.0f} pg {r.pg_cpu_upload_pct:.0f} machine {r.machine_upload_pct:.0f}/{100 * (os.cpu_count() or 1)}; api RSS "
         f"{r.api_rss_before_mb:.0f} -> peak {r.api_peak_rss_mb:.0f} MB)"
     )
 
@@ -436,17 +469,34 @@ def fmt_upload(r: Upload) -> str:
 def fmt_create(r: Upload) -> str:
     return (
         f"create {r.create_s:5.2f} s = {r.create_rows_s:8,.0f} rows/s ({r.created:,} notifications; queue pickup "
-        f"{r.pickup_s:.2f} s, insert+commit {r.insert_s:.2f} s)"
+        f"{r.pickup_s:.2f} s, insert+commit {r.insert_s:.2f} s; WAL {r.create_wal_mb:.0f} MB)"
     )
 
 
 def fmt_send(r: Upload) -> str:
     return (
         f"send   {r.send_s:5.2f} s = {r.send_msg_s:8,.0f} msg/s at {r.latency_ms} ms ({r.sent:,} sent, {r.failed} failed"
-        f"{'' if r.send_complete else ', INCOMPLETE'}; worker cpu {r.worker_cpu_pct:.0f}% pg {r.pg_cpu_send_pct:.0f}%; "
+        f"{'' if r.send_complete else ', INCOMPLETE'}; cpu% worker {r.worker_cpu_pct:.0f} pg {r.pg_cpu_send_pct:.0f} machine {r.machine_send_pct:.0f}/{100 * (os.cpu_count() or 1)}; "
         f"worker RSS {r.worker_rss_idle_mb:.0f} -> peak {r.worker_peak_rss_mb:.0f} MB; receipts drained "
-        f"{r.drain_s:.1f} s later, {r.delivered:,} delivered)"
+        f"{r.drain_s:.1f} s later, {r.delivered:,} delivered; WAL {r.send_wal_mb:.0f} MB while sending, "
+        f"{r.send_updates / max(r.sent, 1):.1f} row updates/msg incl. receipts, {r.send_hot_pct:.0f}% HOT)"
     )
+
+
+def set_pg(env: BenchEnv, settings: list[str]) -> None:
+    """ALTER DATABASE <current> SET name = value: applies to every connection opened afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(env.database_url, autocommit=True) as conn:
+        (db,) = conn.execute("SELECT current_database()").fetchone()  # type: ignore[misc]
+        for item in settings:
+            name, _, value = item.partition("=")
+            if not name.replace("_", "").replace(".", "").isalnum() or not value:
+                raise SystemExit(f"--pg-set takes NAME=VALUE, not {item!r}")
+            conn.execute(sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                sql.Identifier(db), sql.Identifier(*name.split(".")), sql.Literal(value)))
+            log(f"  PostgreSQL: {name} = {value} for new connections")
 
 
 def med(values: list[float]) -> float:
@@ -475,6 +525,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain-timeout", type=float, default=120, help="seconds to wait for receipts (default 120)")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the API during each upload and the worker during each send; print top frames")
+    parser.add_argument("--sample-pg", action="store_true",
+                        help="diagnostic: sample pg_stat_activity every 20 ms while sending; print what backends wait on")
+    parser.add_argument("--pg-set", action="append", default=[], metavar="NAME=VALUE",
+                        help="diagnostic: ALTER DATABASE ... SET a PostgreSQL setting for every connection, "
+                        "e.g. synchronous_commit=off (repeatable)")
+    parser.add_argument("--analyze", action="store_true",
+                        help="diagnostic: ANALYZE notifications as soon as they exist (before sending ramps up), "
+                        "to show what stale planner statistics cost")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (database, objects, logs, profiles)")
     parser.add_argument("--json", action="store_true", help="print the medians as one JSON line at the end")
     args = parser.parse_args(argv)
@@ -500,12 +558,16 @@ def main(argv: list[str] | None = None) -> int:
 
     log(f"bulk send benchmark: {args.rows:,}-row SMS file, {args.runs} run(s) x latencies {latencies} ms, "
         f"{os.cpu_count()} CPUs" + (f", API env {args.api_env}" if args.api_env else "")
+        + (f", PostgreSQL {args.pg_set}" if args.pg_set else "")
+        + (", ANALYZE after create" if args.analyze else "")
         + (f", worker env {args.worker_env}" if args.worker_env else ""))
     env = create_env(keep=args.keep, prefix="notify-bulk-", sms_template=SMS_TEMPLATE)
     api = ApiProcess(env, extra_env=args.api_env)
     bench: BulkBench | None = None
     results: list[Upload] = []
     try:
+        if args.pg_set:
+            set_pg(env, args.pg_set)
         log(f"starting notify api on port {api.port} ...")
         api.start()
         bench = BulkBench(env, api, args)
@@ -557,8 +619,9 @@ def main(argv: list[str] | None = None) -> int:
         target = TARGET_SEND_MSG_S.get(latency)
         complete = all(r.send_complete for r in sends) and len(sends) == args.runs
         log(f"  send at {latency:>3} ms: {rate:9,.0f} msg/s  (median {med([r.send_s for r in sends]):.1f} s for "
-            f"{med([r.sent for r in sends]):,.0f} messages; worker cpu {med([r.worker_cpu_pct for r in sends]):.0f}%, "
-            f"pg cpu {med([r.pg_cpu_send_pct for r in sends]):.0f}%; worker peak RSS "
+            f"{med([r.sent for r in sends]):,.0f} messages; cpu% worker {med([r.worker_cpu_pct for r in sends]):.0f} "
+            f"pg {med([r.pg_cpu_send_pct for r in sends]):.0f} machine {med([r.machine_send_pct for r in sends]):.0f}; "
+            f"worker peak RSS "
             f"{med([r.worker_peak_rss_mb for r in sends]):.0f} MB)"
             + ("" if complete else " [some runs incomplete]")
             + (f"  -> {verdict(rate >= target and complete)} target {target:,}" if target else ""))

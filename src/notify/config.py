@@ -92,6 +92,8 @@ class Settings(BaseSettings):
         default=None, description="Tests: the simulated provider appends each reference (never a recipient) here."
     )
 
+    export_ttl_hours: float = Field(default=24, gt=0, le=24 * 7, description="How long report exports are kept.")
+
     worker_concurrency: int = Field(default=4, ge=1, le=64)
     send_concurrency: int = Field(default=32, ge=1, le=1000)
 

@@ -22,7 +22,7 @@ from notify.config import Settings
 from notify.db.embedded import start_embedded_postgres
 from notify.db.engine import create_engine
 from notify.db.urls import libpq_url
-from notify.receipts.apply import Receipt
+from notify.receipts.apply import Receipt, apply_receipts
 from notify.secrets import SecretBox
 from notify.sending.deliver import Deliverer
 from notify.sending.group_commit import GroupCommitter
@@ -114,10 +114,26 @@ class Runtime:
             job_id=str(job_id)
         )
 
-    async def schedule_simulated_receipts(self, receipts: Sequence[Receipt]) -> None:
-        """Receipts that a simulated outcome implies arrive after the configured delay, via the queue."""
+    async def defer_export(self, conn: AsyncConnection, export_id: uuid.UUID) -> None:
+        raw = await conn.get_raw_connection()
+        await self.queue.configure_task("write_export", connection=raw.driver_connection).defer_async(
+            export_id=str(export_id)
+        )
+
+    async def schedule_simulated_receipts(self, conn: AsyncConnection, receipts: Sequence[Receipt]) -> None:
+        """Receipts that a simulated outcome implies, committed with the send they belong to.
+
+        With no delay they are applied in the caller's transaction; otherwise their task is
+        enqueued on it. Either way a worker killed after the send was recorded cannot lose them.
+        """
         delay = self.settings.simulated_delivery_delay_ms / 1000
-        await self.queue.configure_task("apply_receipts", schedule_in={"seconds": delay} if delay else None).defer_async(
+        if not delay:
+            await apply_receipts(conn, receipts)
+            return
+        raw = await conn.get_raw_connection()
+        await self.queue.configure_task(
+            "apply_receipts", connection=raw.driver_connection, schedule_in={"seconds": delay}
+        ).defer_async(
             references=[r.provider_reference for r in receipts], statuses=[r.status.value for r in receipts]
         )
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import procrastinate
+from sqlalchemy.exc import OperationalError
 
 from notify.jobs.processing import start_job
 from notify.log_config import get_logger
 from notify.receipts.apply import Receipt, apply_receipts
+from notify.reports.exports import write_export
+from notify.retention import run_retention
 from notify.statuses import Status
+from notify.storage import StorageUnavailable
 
 if TYPE_CHECKING:
     from notify.runtime import Runtime
@@ -33,11 +38,30 @@ def register_tasks(app: procrastinate.App, runtime: Runtime) -> None:
             runtime.engine, runtime.store, uuid.UUID(job_id), runtime.settings.chunk_rows, runtime.defer_delivery
         )
 
+    @app.task(name="write_export", retry=procrastinate.RetryStrategy(max_attempts=3, exponential_wait=2))
+    async def write_export_task(export_id: str) -> None:
+        await write_export(runtime.engine, runtime.store, uuid.UUID(export_id))
+
     @app.task(name="apply_receipts", retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=1))
     async def apply_receipts_task(references: list[str], statuses: list[str]) -> None:
         async with runtime.engine.begin() as conn:
             await apply_receipts(conn, [Receipt(ref, Status(st)) for ref, st in zip(references, statuses, strict=True)])
 
+    # Retention, nightly at 03:30 UTC: facts, then expired rows, then expired objects. Every
+    # worker's deferrer may defer it; the database keeps one job per scheduled time, the queueing
+    # lock one waiting job, and the lock one running job. The run is idempotent, so a retry or a
+    # rerun of the night is harmless; only failures known to be transient are retried.
+    @app.periodic(cron="30 3 * * *", periodic_id="nightly")
+    @app.task(
+        name="run_retention",
+        queueing_lock="run_retention",
+        lock="retention",
+        retry=procrastinate.RetryStrategy(
+            max_attempts=3, wait=300, retry_exceptions={StorageUnavailable, OperationalError}
+        ),
+    )
+    async def run_retention_task(timestamp: int) -> None:
+        await run_retention(runtime.engine, runtime.store, now=datetime.fromtimestamp(timestamp, UTC))
 
 async def run_worker(runtime: Runtime, *, concurrency: int | None = None, handle_signals: bool = False) -> None:
     """Run tasks, and keep retrying the tasks of workers that died (killed, OOM, machine lost)."""

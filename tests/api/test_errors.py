@@ -157,3 +157,23 @@ async def test_unexpected_errors_are_500_in_v2_shape_and_never_log_their_message
         response = await client.get("/v2/broken")
     assert response.status_code == 500
     assert response.json() == {"status_code": 500, "errors": [{"error": "Exception", "message": "Internal server error"}]}
+
+
+async def test_nul_characters_are_refused_not_500(client: httpx.AsyncClient, account: Account, runtime: Runtime) -> None:
+    """Found by the schemathesis fuzz: PostgreSQL cannot store NUL, so it must be a clear 400."""
+    sent = await client.post(
+        "/v2/notifications/sms",
+        json={"phone_number": "2025550143", "template_id": str(account.sms_template_id),
+              "personalisation": SMS_PERSONALISATION, "reference": "a\x00b"},
+        headers=account.headers(),
+    )
+    assert _error(sent, 400)["message"] == "reference must not contain NUL characters"
+    listed = await client.get("/v2/notifications", params={"reference": "a\x00"}, headers=account.headers())
+    assert _error(listed, 400)["message"] == "reference must not contain NUL characters"
+    upload = await client.post(
+        "/v2/jobs", data={"template_id": str(account.sms_template_id)},
+        files={"file": ("a\x00.csv", b"phone number,na\x00me,day\r\n2025550143,A,B\r\n", "text/csv")},
+        headers=account.headers(),
+    )
+    assert upload.status_code == 400, upload.text
+    await _nothing_stored(runtime)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from notify.cli import app
+from notify.runtime import Runtime
 from tests.support.jobs import csv_bytes, sms_rows
 from tests.support.pii_audit import PiiAudit
 
@@ -49,3 +51,37 @@ def test_a_rejected_file_lists_its_problems(env: dict[str, str], tmp_path: Path)
     assert "The file was not accepted" in result.output
     assert "row 2, column 'phone number'" in result.output
     bad.unlink()
+
+
+async def test_report_command_writes_the_csv(
+    env: dict[str, str], tmp_path: Path, runtime: Runtime, pii_audit: PiiAudit
+) -> None:
+    """`runtime` runs a worker on the same database, so the uploaded job is delivered."""
+
+    async def cli(*args: str) -> dict:
+        return await asyncio.to_thread(_json, env, *args)
+
+    service = await cli("service", "create", "--name", "Reports", "--live", "--json")
+    template = await cli("template", "create", "--service", service["id"], "--name", "T", "--type", "sms",
+                         "--content", "Hi ((name)) on ((day))", "--json")
+    rows = sms_rows(3, start=700)
+    pii_audit.track(*(r[0] for r in rows))
+    source = tmp_path / "in.csv"
+    source.write_bytes(csv_bytes(rows))
+    job = await cli("job", "upload", str(source), "--service", service["id"], "--template", template["id"], "--json")
+    source.unlink()
+    for _ in range(200):
+        status = await cli("job", "status", job["id"], "--service", service["id"], "--json")
+        if status["status"] == "finished":
+            break
+        await asyncio.sleep(0.05)
+    out = tmp_path / "out" / "report.csv"
+    out.parent.mkdir()
+    result = await cli("report", "--service", service["id"], "--job", job["id"], "--output", str(out), "--json")
+    assert result["rows"] == 3
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("Phone Number,Template,Sent By,")
+    assert [line.split(",")[0] for line in lines[1:]] == [r[0] for r in rows]
+    out.unlink()  # the team's download is theirs to keep safe; the audit covers what Notify wrote
+    bad = CliRunner().invoke(app, ["report", "--service", service["id"], "--output", str(out), "--days", "2"], env=env)
+    assert bad.exit_code == 1 and "--days must be 1, 3, 5 or 7" in bad.output

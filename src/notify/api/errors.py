@@ -77,7 +77,8 @@ def _validation_message(err: dict[str, Any]) -> str:
         return f"{field} should be an integer"
     if kind == "literal_error" or kind == "enum":
         return f"{field} {err.get('msg', 'is not one of the allowed values')}"
-    return f"{field} {err.get('msg', 'is invalid')}".strip()
+    message = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+    return f"{field} {message}".strip()
 
 
 def install_error_handlers(app: FastAPI) -> None:

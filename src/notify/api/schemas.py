@@ -5,7 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail deep in a batch.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class _Strict(BaseModel):
@@ -16,7 +28,7 @@ class PostSmsRequest(_Strict):
     phone_number: str = Field(max_length=100)
     template_id: uuid.UUID
     personalisation: dict[str, Any] | None = None
-    reference: str | None = Field(default=None, max_length=1000)
+    reference: Text | None = Field(default=None, max_length=1000)
     sms_sender_id: uuid.UUID | None = None
     scheduled_for: str | None = None
 
@@ -25,7 +37,7 @@ class PostEmailRequest(_Strict):
     email_address: str = Field(max_length=320)
     template_id: uuid.UUID
     personalisation: dict[str, Any] | None = None
-    reference: str | None = Field(default=None, max_length=1000)
+    reference: Text | None = Field(default=None, max_length=1000)
     email_reply_to_id: uuid.UUID | None = None
     one_click_unsubscribe_url: str | None = Field(default=None, max_length=2000)
     scheduled_for: str | None = None

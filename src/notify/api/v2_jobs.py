@@ -18,6 +18,7 @@ from notify.api.auth import Caller, authenticate
 from notify.api.errors import ApiError
 from notify.api.multipart_stream import open_upload
 from notify.api.responses import json_response, timestamp
+from notify.api.schemas import Text
 from notify.api.serialise import notification_json, template_ref
 from notify.jobs.intake import UploadRequest, accept_upload
 from notify.jobs.processing import JobNotCancellable, cancel_job
@@ -122,7 +123,7 @@ class BulkRequest(BaseModel):
     """GC Notify's bulk API: either ``rows`` (header first) or ``csv``."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=255)
+    name: Text = Field(min_length=1, max_length=255)
     template_id: uuid.UUID
     rows: list[list[str | int | float | None]] | None = None
     csv: str | None = None

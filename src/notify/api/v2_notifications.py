@@ -137,6 +137,8 @@ async def get_many(
         except ValueError:
             raise ApiError(400, "ValidationError", f"template_type {template_type} is not one of [sms, email]") from None
     anchor = _uuid(older_than, "older_than") if older_than else None
+    if reference is not None and "\x00" in reference:
+        raise ApiError(400, "ValidationError", "reference must not contain NUL characters")
     filters = NotificationFilter(
         statuses=wanted_statuses,
         template_type=wanted_type,

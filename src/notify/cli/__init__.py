@@ -9,17 +9,22 @@ import typer
 
 from notify.cli.admin import key_app, service_app, template_app
 from notify.cli.jobs import job_app
+from notify.cli.reports import report
+from notify.cli.retention import retention_app, storage_app
 from notify.cli.serve_commands import api, db_app, run, worker
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Notify: SMS and email for public services.")
 app.command()(run)
 app.command()(api)
 app.command()(worker)
+app.command()(report)
 app.add_typer(db_app, name="db")
 app.add_typer(service_app, name="service")
 app.add_typer(template_app, name="template")
 app.add_typer(key_app, name="key")
 app.add_typer(job_app, name="job")
+app.add_typer(retention_app, name="retention")
+app.add_typer(storage_app, name="storage")
 
 
 def main() -> None:

@@ -8,12 +8,13 @@ the job's object in storage for the retention period.  Team members are the serv
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -93,6 +94,9 @@ class Service(Base):
     )
     international_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     data_retention_days: Mapped[int] = mapped_column(Integer, default=7, server_default=text("7"))
+    timezone: Mapped[str] = mapped_column(
+        String(64), default="America/New_York", server_default=text("'America/New_York'"), doc="for report times"
+    )
     created_at: Mapped[datetime] = _now()
 
 
@@ -202,6 +206,9 @@ class Job(Base):
     processing_started: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     processing_finished: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archived_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), doc="retention deleted the job's object; its rows are gone, the job row stays"
+    )
 
     __table_args__ = (Index("ix_jobs_service_created", "service_id", "created_at"),)
 
@@ -222,7 +229,9 @@ class Notification(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     service_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
-    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    # No foreign key: its per-row check halved bulk creation speed (migration 0008); rows are only
+    # written for an existing job, and jobs are archived, never deleted.
+    job_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     job_row_number: Mapped[int] = mapped_column(Integer)
     job_kind: Mapped[JobKind] = mapped_column(_enum(JobKind, "job_kind"))
     template_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -247,7 +256,11 @@ class Notification(Base):
     __table_args__ = (
         UniqueConstraint("job_id", "job_row_number", name="uq_notifications_job_row"),
         Index("ix_notifications_service_created", "service_id", "created_at", "id"),
-        Index("ix_notifications_provider_reference", "provider_reference"),
+        Index(
+            "ix_notifications_provider_reference",
+            "provider_reference",
+            postgresql_where=text("provider_reference IS NOT NULL"),
+        ),
     )
 
 
@@ -278,3 +291,59 @@ class SendRateBucket(Base):
     bucket: Mapped[str] = mapped_column(Text, primary_key=True)
     tokens: Mapped[float] = mapped_column()
     refilled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FactNotificationStatus(Base):
+    """Daily notification counts (UTC days), written by retention so statistics outlive the rows."""
+
+    __tablename__ = "ft_notification_status"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    service_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    template_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    notification_type: Mapped[TemplateType] = mapped_column(_enum(TemplateType, "notification_type"), primary_key=True)
+    key_type: Mapped[KeyType] = mapped_column(_enum(KeyType, "key_type"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_ft_notification_status_service_day", "service_id", "day"),)
+
+
+class ClosedFactDay(Base):
+    """A service's UTC day whose facts are final: rolled up from all its rows once the day expired.
+
+    Only then may the day's notifications be deleted, and its facts are never recomputed after,
+    so a day half-deleted by an interrupted run can never overwrite its facts with smaller counts.
+    """
+
+    __tablename__ = "ft_closed_days"
+
+    service_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# Retention looks for a service's expired jobs that still have an object; archived jobs (most
+# of them, kept forever) stay out of this index, so the nightly scan does not grow with history.
+Index("ix_jobs_unarchived", Job.service_id, Job.created_at, postgresql_where=Job.archived_at.is_(None))
+
+
+class ReportExport(Base):
+    """An asynchronous report export: what was asked for and where its file is, never its contents."""
+
+    __tablename__ = "report_exports"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20))
+    scope: Mapped[dict] = mapped_column(JSONB)  # type: ignore[type-arg]
+    row_count: Mapped[int | None] = mapped_column(Integer)
+    rows_written: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    estimated_rows: Mapped[int | None] = mapped_column(Integer)
+    object_key: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = _now()
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_report_exports_expires_at", "expires_at"),)

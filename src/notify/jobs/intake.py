@@ -98,10 +98,16 @@ async def accept_upload(
         async for chunk in chunks:
             validator.feed(chunk)
             yield chunk
-        validated.append(validator.finish())  # raising here abandons the upload
+        finished = validator.finish()  # raising here abandons the upload
+        if any("\x00" in column for column in finished.header):
+            raise FileRejected(
+                "malformed_csv", "The header row contains a NUL character. Save the file again as CSV UTF-8."
+            )
+        validated.append(finished)
 
     job_id = uuid.uuid4()
     key = upload_key(service.id, job_id)
+    file_name = _printable(request.file_name) or "upload.csv"
     await runtime.store.put_stream(key, checked())
     file = validated[0]
     taken = False
@@ -129,7 +135,7 @@ async def accept_upload(
                 api_key_id=api_key_id,
                 key_type=key_type,
                 sender_id=request.sender_id,
-                original_file_name=request.file_name,
+                original_file_name=file_name,
                 scheduled_for=scheduled_for,
                 status=JobStatus.scheduled if scheduled_for else JobStatus.pending,
             )
@@ -142,6 +148,11 @@ async def accept_upload(
         raise
     logger.info("job accepted", action="job.accepted", job_id=str(job_id), rows=file.row_count)
     return job
+
+
+def _printable(name: str) -> str:
+    """File names come from the client; keep them to printable text (no NUL or control characters)."""
+    return "".join(ch for ch in name if ch.isprintable()).strip()[:255]
 
 
 async def _check_team_only(

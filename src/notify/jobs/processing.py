@@ -1,7 +1,8 @@
 """Start, finish and cancel spreadsheet jobs.
 
 Starting a job creates every notification at once inside PostgreSQL (one INSERT … SELECT over
-generate_series, with ids derived from (job, row) so a retry creates nothing twice) and enqueues
+generate_series, with ids derived from (job, row) so a retry creates nothing twice: 96 bits
+from a hash of the job id, then the row number, so one job's ids are adjacent in the index) and enqueues
 one delivery task per chunk of rows, all in the transaction that moves the job to 'in progress'.
 None of it needs the file: rows are addressed by number, and recipients are read only when sent.
 """
@@ -34,7 +35,8 @@ _CREATE_NOTIFICATIONS = text(
     """
     INSERT INTO notifications (id, service_id, job_id, job_row_number, job_kind, template_id, template_version,
                                notification_type, api_key_id, key_type, sender_id, status, created_at)
-    SELECT md5(CAST(:job_id AS text) || ':' || n)::uuid, :service_id, :job_id, n, 'upload', :template_id,
+    SELECT CAST(substr(md5(CAST(:job_id AS text)), 1, 24) || lpad(to_hex(n), 8, '0') AS uuid),
+           :service_id, :job_id, n, 'upload', :template_id,
            :template_version, :notification_type, :api_key_id, :key_type, :sender_id, 'created', now()
     FROM generate_series(0, :row_count - 1) AS n
     ON CONFLICT (job_id, job_row_number) DO NOTHING

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from notify.db.models import JobKind, KeyType, TemplateType
 from notify.jobs.processing import finish_chunk
@@ -41,7 +41,7 @@ from notify.templates import MissingPersonalisation, SmsTooLong, render_email, r
 
 logger = get_logger(__name__)
 
-ReceiptSink = Callable[[Sequence[Receipt]], Awaitable[None]]
+ReceiptSink = Callable[[AsyncConnection, Sequence[Receipt]], Awaitable[None]]
 
 IN_DOUBT = "in doubt: the worker stopped after claiming this message, so it was not resent"
 
@@ -177,9 +177,6 @@ class Deliverer:
 
         outcomes = await asyncio.gather(*(one(r) for r in claimed))
         await self._record(outcomes)
-        receipts = [Receipt(o.reference, o.final_status) for o in outcomes if o.final_status is not None and o.reference]
-        if receipts:
-            await self.receipts(receipts)
         return len(outcomes)
 
     async def _wait_for_rate(self, rows: Sequence[_Row], senders: ServiceSenders) -> None:
@@ -266,6 +263,12 @@ class Deliverer:
                     "international": [o.international for o in outcomes],
                 },
             )
+            receipts = [
+                Receipt(o.reference, o.final_status) for o in outcomes if o.final_status is not None and o.reference
+            ]
+            if receipts:
+                # Committed with the send record: a worker killed now cannot lose them.
+                await self.receipts(conn, receipts)
 
 
 def _message(row: _Row, recipient: RecipientRow, template: Any, senders: ServiceSenders) -> SmsMessage | EmailMessage:

@@ -1,0 +1,1 @@
+"""Delivery reports: notification rows merged with their recipients, streamed as CSV."""
