@@ -65,7 +65,8 @@ def register_tasks(app: procrastinate.App, runtime: Runtime) -> None:
 
 async def run_worker(runtime: Runtime, *, concurrency: int | None = None, handle_signals: bool = False) -> None:
     """Run tasks, and keep retrying the tasks of workers that died (killed, OOM, machine lost)."""
-    recovery = asyncio.create_task(_recover_stalled_tasks(runtime), name="stalled-task-recovery")
+    stop = asyncio.Event()
+    recovery = asyncio.create_task(_recover_stalled_tasks(runtime, stop), name="stalled-task-recovery")
     try:
         await runtime.queue.run_worker_async(
             concurrency=concurrency or runtime.settings.worker_concurrency,
@@ -76,21 +77,29 @@ async def run_worker(runtime: Runtime, *, concurrency: int | None = None, handle
             stalled_worker_timeout=runtime.settings.stalled_worker_seconds,
         )
     finally:
+        stop.set()
         recovery.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await recovery
 
 
-async def _recover_stalled_tasks(runtime: Runtime) -> None:
-    """A task whose worker stopped heartbeating is put back in the queue; every task is idempotent."""
+async def _recover_stalled_tasks(runtime: Runtime, stop: asyncio.Event) -> None:
+    """A task whose worker stopped heartbeating is put back in the queue; every task is idempotent.
+
+    ``stop`` ends the loop even when a cancellation arrives mid-query and the driver turns it into
+    an ordinary error (which the loop would otherwise log and carry on from).
+    """
     manager = runtime.queue.job_manager
     interval = max(runtime.settings.stalled_worker_seconds / 2, 0.5)
-    while True:
+    while not stop.is_set():
         try:
             for job in await manager.get_stalled_jobs(seconds_since_heartbeat=runtime.settings.stalled_worker_seconds):
                 await manager.retry_job(job)
                 logger.warning("retrying a stalled task", action="worker.stalled_retry", task=job.task_name,
                                task_id=job.id)
         except Exception as exc:  # keep recovering: the database may be briefly unavailable
+            if stop.is_set():
+                return
             logger.warning("stalled-task check failed", action="worker.stalled_check_failed", error=type(exc).__name__)
-        await asyncio.sleep(interval)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)

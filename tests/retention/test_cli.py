@@ -75,7 +75,7 @@ def test_lifecycle_prints_the_rules(env: dict[str, str]) -> None:
     assert result.exit_code == 0, result.output
     rules = {rule["ID"]: rule for rule in json.loads(result.stdout)["Rules"]}
     assert rules["notify-expire-uploads"]["Filter"] == {"Prefix": "uploads/"}
-    assert rules["notify-expire-uploads"]["Expiration"] == {"Days": 8}
+    assert rules["notify-expire-uploads"]["Expiration"] == {"Days": 12}
     assert rules["notify-expire-exports"]["Expiration"] == {"Days": 2}
     assert rules["notify-abort-incomplete-multipart"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
 
@@ -109,7 +109,7 @@ def test_lifecycle_apply_puts_the_rules_on_the_bucket(
     assert set(rules) == {"keep-logs", "notify-expire-uploads", "notify-expire-exports",
                           "notify-abort-incomplete-multipart"}
     assert rules["notify-expire-uploads"]["Filter"]["Prefix"] == "tenant/uploads/"
-    assert rules["notify-expire-uploads"]["Expiration"]["Days"] == 8
+    assert rules["notify-expire-uploads"]["Expiration"]["Days"] == 12
     assert rules["notify-expire-exports"]["Filter"]["Prefix"] == "tenant/exports/"
     assert rules["notify-expire-exports"]["Expiration"]["Days"] == 2
     assert rules["notify-abort-incomplete-multipart"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1

@@ -76,7 +76,7 @@ def storage_lifecycle(
     apply: Annotated[bool, typer.Option("--apply", help="Put the rules on the bucket of NOTIFY_STORAGE_URL.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Print the S3 lifecycle rules that back up retention (uploads 8 days, exports 2, multipart 1).
+    """Print the S3 lifecycle rules that back up retention (uploads 12 days, exports 2, multipart 1).
 
     With --apply, put them on the bucket with boto3 (other rules on the bucket are kept), using
     NOTIFY_STORAGE_ENDPOINT, NOTIFY_STORAGE_REGION and the NOTIFY_STORAGE_* credentials, or AWS_*.

@@ -78,6 +78,14 @@ class _SpreadsheetSource:
         self._done = False
         self.missing = False
 
+    def ready(self, row_number: int) -> list[str] | None:
+        """The row if it is in the chunk already read (the common case: no await per row)."""
+        return self._rows.get(row_number)
+
+    def passed(self, row_number: int) -> bool:
+        """True if reading further cannot produce this row (it is blank-skipped or beyond the file)."""
+        return row_number <= self._high or self._done
+
     async def cells(self, row_number: int) -> list[str] | None:
         while row_number > self._high and not self._done:
             try:
@@ -142,6 +150,18 @@ async def _generate(
     api_rows: dict[int, str] | None = None
     sheet: _SpreadsheetSource | None = None
     width = len(file_columns)
+    # Template, sender, carrier and file names repeat on every row of a job: neutralise each once.
+    # (These are service data, never recipients; recipients and references are not memoised.)
+    memo: dict[str, str] = {}
+
+    def labels(value: str) -> str:
+        found = memo.get(value)
+        if found is None:
+            found = memo[value] = neutralise(value)
+            if len(memo) > 10_000:
+                memo.clear()
+        return found
+
     try:
         async with engine.connect() as conn:
             raw = await conn.get_raw_connection()
@@ -165,7 +185,9 @@ async def _generate(
                             api_rows, sheet = None, _SpreadsheetSource(store, file, row_number)
                     extra: list[str] = []
                     if sheet is not None:
-                        cells = await sheet.cells(row_number)
+                        cells = sheet.ready(row_number)
+                        if cells is None and not sheet.passed(row_number):
+                            cells = await sheet.cells(row_number)
                         if cells is None:
                             recipient = MISSING_RECIPIENT
                             extra = [""] * width
@@ -182,12 +204,12 @@ async def _generate(
                     write(
                         [
                             neutralise(recipient),
-                            neutralise(template),
-                            neutralise(sent_by),
-                            neutralise(carrier),
+                            labels(template),
+                            labels(sent_by),
+                            labels(carrier),
                             STATUS_LABELS.get(status, status),
                             when,
-                            neutralise(batch_file),
+                            labels(batch_file),
                             neutralise(response),
                             shown_row,
                             neutralise(ref),

@@ -3,7 +3,8 @@
 The nightly run deletes objects precisely (by each service's retention); these rules only catch
 what it missed:
 
-- ``uploads/`` after 8 days: the longest retention (7 days) plus one day of safety;
+- ``uploads/`` after 12 days: the longest retention (7 days), plus the longest a scheduled job may
+  wait before it starts (96 hours), plus one day of safety;
 - ``exports/`` after 2 days: S3 counts whole days, rounding up, so 24 hours becomes 2 days;
 - incomplete multipart uploads (an export or upload cut short) are aborted after 1 day.
 
@@ -20,7 +21,7 @@ from notify.storage import EXPORTS_PREFIX, UPLOADS_PREFIX
 
 __all__ = ["LifecycleError", "S3Location", "apply_lifecycle", "lifecycle_configuration", "s3_location"]
 
-UPLOADS_EXPIRE_DAYS = 8
+UPLOADS_EXPIRE_DAYS = 12
 EXPORTS_EXPIRE_DAYS = 2
 ABORT_MULTIPART_DAYS = 1
 RULE_ID_PREFIX = "notify-"
