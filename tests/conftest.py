@@ -84,3 +84,15 @@ async def pii_audit(
     )
     yield audit
     await audit.check()
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """Environment for running `notify` commands against this test's database and storage."""
+    return {
+        "NOTIFY_DATABASE_URL": database_url,
+        "NOTIFY_SECRET_KEY": TEST_SECRET_KEY,
+        "NOTIFY_DATA_DIR": str(tmp_path / ".notify"),
+        "NOTIFY_STORAGE_URL": (tmp_path / "objects").as_uri(),
+        "NOTIFY_LOG_LEVEL": "WARNING",
+    }

@@ -7,13 +7,11 @@ import uuid
 from pathlib import Path
 
 import psycopg
-import pytest
 from typer.testing import CliRunner
 
 from notify.cli import app
 from notify.db.urls import libpq_url
 from notify.storage import upload_key
-from tests.conftest import TEST_SECRET_KEY
 from tests.fixtures.moto_server import (
     MOTO_ACCESS_KEY_ID,
     MOTO_REGION,
@@ -21,17 +19,6 @@ from tests.fixtures.moto_server import (
     s3_client,
 )
 from tests.retention.week import at
-
-
-@pytest.fixture
-def env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        "NOTIFY_DATABASE_URL": database_url,
-        "NOTIFY_SECRET_KEY": TEST_SECRET_KEY,
-        "NOTIFY_DATA_DIR": str(tmp_path / ".notify"),
-        "NOTIFY_STORAGE_URL": (tmp_path / "objects").as_uri(),
-        "NOTIFY_LOG_LEVEL": "WARNING",
-    }
 
 
 def _json(env: dict[str, str], *args: str) -> dict:

@@ -22,7 +22,13 @@ from notify.recipients.spreadsheet import FileRejected, SpreadsheetValidator, Va
 from notify.runtime import Runtime
 from notify.sending import allowance
 from notify.sending.lookups import checked_sender, usable_template
-from notify.sending.submit import TEAM_KEY_MESSAGE, TRIAL_MODE_MESSAGE, RecipientNotAllowed, ServiceInactive
+from notify.sending.submit import (
+    TEAM_KEY_MESSAGE,
+    TRIAL_MODE_MESSAGE,
+    RecipientNotAllowed,
+    ServiceInactive,
+    team_only,
+)
 from notify.storage import upload_key
 
 logger = get_logger(__name__)
@@ -112,8 +118,7 @@ async def accept_upload(
     file = validated[0]
     taken = False
     try:
-        restricted = key_type is KeyType.team or (service.restricted and key_type is not KeyType.test)
-        if restricted:
+        if team_only(service, key_type):
             await _check_team_only(runtime, service, template.template_type, key, file, key_type)
         if counted:
             async with runtime.engine.begin() as conn:

@@ -33,6 +33,11 @@ class RecipientNotAllowed(Exception):
     """Trial mode or a team key restricts recipients to the service's team list."""
 
 
+def team_only(service: ServiceRecord, key_type: KeyType) -> bool:
+    """Team keys, and live keys of a service in trial mode, may send only to the team list."""
+    return key_type is KeyType.team or (service.restricted and key_type is not KeyType.test)
+
+
 class ServiceInactive(Exception):
     pass
 
@@ -72,8 +77,7 @@ async def submit_send(
 
     template = await usable_template(runtime, service.id, request.template_id, kind)
     senders = await checked_sender(runtime, service, kind, request.sender_id)
-    restricted_key = key_type is KeyType.team or (service.restricted and key_type is not KeyType.test)
-    if restricted_key:
+    if team_only(service, key_type):
         # The team list holds contact details, so it is looked up each time and never cached.
         async with runtime.engine.connect() as conn:
             if not await is_team_member(conn, service.id, kind, recipient):
