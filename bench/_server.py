@@ -182,6 +182,41 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def spawn_logged(cmd: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """A child in its own process group (so stopping it stops its children), output to ``log_path``."""
+    with open(log_path, "wb") as out:
+        return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=REPO)
+
+
+def wait_until_ready(proc: subprocess.Popen[bytes], url: str, *, name: str, log_path: Path, timeout: float,
+                     any_answer: bool = False) -> None:
+    """Poll ``url`` until it answers 200 (or anything, with ``any_answer``); fail fast if the child exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{log_tail(log_path)}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if any_answer or resp.status == 200:
+                    return
+        except urllib.error.HTTPError:
+            if any_answer:
+                return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} not ready after {timeout:.0f} s:\n{log_tail(log_path)}")
+        time.sleep(0.1)
+
+
 class ApiProcess:
     """``notify api`` as a child process in its own process group, so stopping it stops its workers."""
 
@@ -202,22 +237,9 @@ class ApiProcess:
     def start(self, timeout: float = 60.0) -> None:
         child_env = notify_child_env(self.env, self.log_level, self.extra_env)
         cmd = [str(NOTIFY_BIN), "api", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
-        with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(cmd, env=child_env, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True, cwd=REPO)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"notify api exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.base_url + "/_status", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"notify api not ready after {timeout:.0f} s:\n{self.log_tail()}")
-            time.sleep(0.1)
+        self.proc = spawn_logged(cmd, child_env, self.log_path)
+        wait_until_ready(self.proc, self.base_url + "/_status", name="notify api", log_path=self.log_path,
+                         timeout=timeout)
         if self.workers > 1:
             # /_status answers as soon as the first worker is up; give the others a moment.
             deadline = time.monotonic() + timeout
@@ -242,10 +264,7 @@ class ApiProcess:
             return [self.proc.pid]
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return log_tail(self.log_path, lines)
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
@@ -327,10 +346,7 @@ class WorkerProcess:
         return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return log_tail(self.log_path, lines)
 
     def stop(self, grace: float = 15.0) -> None:
         proc, self.proc = self.proc, None
@@ -446,24 +462,18 @@ class PySpy:
 
     def top(self, n: int = 12, focus: str = "notify") -> str:
         """Top frames by self time, and top ``focus`` (e.g. ``notify``) frames by inclusive time, in % of samples."""
-        try:
-            lines = self.out.read_text(errors="replace").splitlines()
-        except OSError:
+        samples = pyspy_samples(self.out)
+        if samples is None:
             return "    (no py-spy output)"
         from collections import Counter
 
         self_time: Counter[str] = Counter()
         inclusive: Counter[str] = Counter()
         total = 0
-        for line in lines:
-            stack, _, count = line.rpartition(" ")
-            if not stack or not count.isdigit():
-                continue
-            k = int(count)
+        for frames, k in samples:
             total += k
-            frames = stack.split(";")
-            self_time[_short_frame(frames[-1])] += k
-            for frame in {_short_frame(f) for f in frames if focus in f}:
+            self_time[short_frame(frames[-1])] += k
+            for frame in {short_frame(f) for f in frames if focus in f}:
                 inclusive[frame] += k
         if not total:
             return "    (no samples)"
@@ -474,11 +484,25 @@ class PySpy:
         return "\n".join(out)
 
 
-def _short_frame(frame: str) -> str:
+def pyspy_samples(path: Path) -> list[tuple[list[str], int]] | None:
+    """py-spy's raw (collapsed) output as (frames, sample count) pairs; None if there is no file."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    samples: list[tuple[list[str], int]] = []
+    for line in lines:
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            samples.append((stack.split(";"), int(count)))
+    return samples
+
+
+def short_frame(frame: str) -> str:
     """``func (path/to/site-packages/pkg/mod.py:12)`` -> ``func (pkg/mod.py:12)``."""
     name, _, where = frame.partition(" (")
     where = where.rstrip(")")
-    for marker in ("site-packages/", "/src/", "lib/python3"):
+    for marker in ("site-packages/", "/src/", "lib/python3.11/", "lib/python3"):
         if marker in where:
             where = where.split(marker, 1)[1]
             break
@@ -552,23 +576,9 @@ class MotoServer:
         cmd += ["-H", "127.0.0.1", "-p", str(self.port)]
         child_env = {**os.environ, "AWS_ACCESS_KEY_ID": self.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": self.SECRET_KEY,
                      "AWS_DEFAULT_REGION": self.REGION}
-        with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(cmd, env=child_env, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True, cwd=REPO)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"moto server exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=2):
-                    return
-            except urllib.error.HTTPError:
-                return  # it answered
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"moto server not ready after {timeout:.0f} s:\n{self.log_tail()}")
-            time.sleep(0.1)
+        self.proc = spawn_logged(cmd, child_env, self.log_path)
+        wait_until_ready(self.proc, self.endpoint + "/moto-api/", name="moto server", log_path=self.log_path,
+                         timeout=timeout, any_answer=True)
 
     def create_bucket(self, bucket: str) -> None:
         import boto3
@@ -589,10 +599,7 @@ class MotoServer:
         }
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return log_tail(self.log_path, lines)
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

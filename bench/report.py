@@ -67,8 +67,10 @@ from _server import (
     create_env,
     install_signal_handlers,
     log,
+    pyspy_samples,
     reset_peak_rss,
     rss_kib,
+    short_frame,
     tree_cpu_seconds,
 )
 from bulk_send import SMS_TEMPLATE, sms_csv  # the same seeded spreadsheet generator
@@ -590,25 +592,20 @@ def summary_lines(s: Summary) -> list[str]:
 
 def summarise_profile(path: Path, wall: float, rate: int = 100, n: int = 14) -> str:
     """Top frames by self and by inclusive time (per function, lines folded) from py-spy's raw output."""
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except OSError:
+    samples = pyspy_samples(path)
+    if samples is None:
         return "    (no py-spy output)"
     own: Counter[str] = Counter()
     own_line: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
-    for line in lines:
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        k = int(count)
+    for stack, k in samples:
         total += k
-        frames = [f for f in stack.split(";") if " (" in f]
+        frames = [f for f in stack if " (" in f]
         if not frames:
             continue
         own[_function(frames[-1])] += k
-        own_line[_short(frames[-1])] += k
+        own_line[short_frame(frames[-1])] += k
         for fn in {_function(f) for f in frames}:
             if not any(part in fn for part in _BOILERPLATE):
                 inclusive[fn] += k
@@ -630,18 +627,8 @@ _BOILERPLATE = ("typer/", "click/", "uvicorn/main.py", "uvicorn/server.py", "uvi
                 "anyio/_core/_tasks.py", "uvloop/")
 
 
-def _short(frame: str) -> str:
-    name, _, where = frame.partition(" (")
-    where = where.rstrip(")")
-    for marker in ("site-packages/", "/src/", "lib/python3.11/", "lib/python3"):
-        if marker in where:
-            where = where.split(marker, 1)[1]
-            break
-    return f"{name} ({where})"
-
-
 def _function(frame: str) -> str:
-    short = _short(frame)
+    short = short_frame(frame)
     name, _, where = short.partition(" (")
     return f"{name} ({where.rsplit(':', 1)[0]})"
 
