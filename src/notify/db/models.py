@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -97,6 +98,8 @@ class Service(Base):
     timezone: Mapped[str] = mapped_column(
         String(64), default="America/New_York", server_default=text("'America/New_York'"), doc="for report times"
     )
+    sms_provider: Mapped[str | None] = mapped_column(String(32), doc="NULL: the configured default")
+    email_provider: Mapped[str | None] = mapped_column(String(32), doc="NULL: the configured default")
     created_at: Mapped[datetime] = _now()
 
 
@@ -261,6 +264,12 @@ class Notification(Base):
             "provider_reference",
             postgresql_where=text("provider_reference IS NOT NULL"),
         ),
+        # The timeout sweep's few candidates; rows leave this index once a receipt arrives.
+        Index(
+            "ix_notifications_awaiting_receipt",
+            "sent_at",
+            postgresql_where=text("status IN ('sending', 'pending')"),
+        ),
     )
 
 
@@ -347,3 +356,63 @@ class ReportExport(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_report_exports_expires_at", "expires_at"),)
+
+
+class ParkedReceipt(Base):
+    """A receipt that arrived before its send was recorded; applied once it is (notify.receipts.apply)."""
+
+    __tablename__ = "parked_receipts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    provider_reference: Mapped[str] = mapped_column(String(255), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    carrier: Mapped[str | None] = mapped_column(String(255))
+    provider_response: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+
+
+class ReceiptSource(Base):
+    """Where a receipt source has read up to (the CloudWatch poller's watermark), kept across restarts."""
+
+    __tablename__ = "receipt_sources"
+
+    source: Mapped[str] = mapped_column(String(255), primary_key=True)
+    position: Mapped[dict] = mapped_column(JSONB)  # type: ignore[type-arg]
+    updated_at: Mapped[datetime] = _now()
+
+
+class SnsMessageSeen(Base):
+    """SNS message ids already accepted: a replayed (validly signed) message is rejected, not reapplied."""
+
+    __tablename__ = "sns_messages_seen"
+
+    message_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+
+
+class ServiceCallback(Base):
+    """Where a service wants its delivery statuses POSTed, and the bearer token it expects."""
+
+    __tablename__ = "service_callbacks"
+
+    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True)
+    callback_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    bearer_token_encrypted: Mapped[bytes] = mapped_column(LargeBinary, doc="Fernet token under NOTIFY_SECRET_KEY")
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CallbackOutbox(Base):
+    """A final status still to be POSTed to its service; written by the receipt statement, ids only."""
+
+    __tablename__ = "callback_outbox"
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    service_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    last_error: Mapped[str | None] = mapped_column(String(255), doc="HTTP status or error class, never a body")
+    created_at: Mapped[datetime] = _now()
