@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         default=None, description="Tests: the simulated provider appends each reference (never a recipient) here."
     )
 
+    receipt_timeout_hours: float = Field(
+        default=72, gt=0, le=24 * 30, description="Sending/pending this long without a receipt becomes temporary-failure."
+    )
+    parked_receipt_max_age_hours: float = Field(
+        default=168, gt=0, description="A receipt for a send never recorded is dropped after this long."
+    )
+
     export_ttl_hours: float = Field(default=24, gt=0, le=24 * 7, description="How long report exports are kept.")
 
     worker_concurrency: int = Field(default=4, ge=1, le=64)

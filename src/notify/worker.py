@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import procrastinate
@@ -13,7 +13,8 @@ from sqlalchemy.exc import OperationalError
 
 from notify.jobs.processing import start_job
 from notify.log_config import get_logger
-from notify.receipts.apply import Receipt, apply_receipts
+from notify.receipts.apply import Receipt, apply_receipts, sweep_parked_receipts
+from notify.receipts.timeouts import time_out_unanswered
 from notify.reports.exports import write_export
 from notify.retention import run_retention
 from notify.statuses import Status
@@ -46,6 +47,17 @@ def register_tasks(app: procrastinate.App, runtime: Runtime) -> None:
     async def apply_receipts_task(references: list[str], statuses: list[str]) -> None:
         async with runtime.engine.begin() as conn:
             await apply_receipts(conn, [Receipt(ref, Status(st)) for ref, st in zip(references, statuses, strict=True)])
+
+    # Every minute: parked receipts whose send is now recorded, and notifications past the
+    # receipt timeout. Both are cheap index lookups; the locks keep one run at a time.
+    @app.periodic(cron="* * * * *", periodic_id="receipts")
+    @app.task(name="receipt_housekeeping", queueing_lock="receipt_housekeeping", lock="receipt_housekeeping")
+    async def receipt_housekeeping_task(timestamp: int) -> None:
+        settings = runtime.settings
+        async with runtime.engine.begin() as conn:
+            await sweep_parked_receipts(conn, max_age_hours=settings.parked_receipt_max_age_hours)
+        now = datetime.fromtimestamp(timestamp, UTC)
+        await time_out_unanswered(runtime.engine, cutoff=now - timedelta(hours=settings.receipt_timeout_hours))
 
     # Retention, nightly at 03:30 UTC: facts, then expired rows, then expired objects. Every
     # worker's deferrer may defer it; the database keeps one job per scheduled time, the queueing

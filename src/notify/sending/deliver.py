@@ -27,7 +27,8 @@ from notify.db.models import JobKind, KeyType, TemplateType
 from notify.jobs.processing import finish_chunk
 from notify.jobs.records import JobNotFound, get_job
 from notify.log_config import get_logger
-from notify.receipts.apply import Receipt
+from notify.callbacks.outbox import enqueue_callbacks_cte
+from notify.receipts.apply import Receipt, apply_parked_for
 from notify.recipients.batch_file import RecipientRow
 from notify.recipients.lookup import read_rows
 from notify.recipients.phone import is_international
@@ -44,6 +45,41 @@ logger = get_logger(__name__)
 ReceiptSink = Callable[[AsyncConnection, Sequence[Receipt]], Awaitable[None]]
 
 IN_DOUBT = "in doubt: the worker stopped after claiming this message, so it was not resent"
+
+
+_RESOLVE_IN_DOUBT = text(
+    f"""
+    WITH changed AS (
+        UPDATE notifications SET status = 'technical-failure', provider_response = :why,
+            completed_at = now(), updated_at = now()
+        WHERE job_id = :job AND job_row_number BETWEEN :a AND :b
+          AND status = 'sending' AND provider_reference IS NULL
+        RETURNING id, service_id, status
+    ),
+    {enqueue_callbacks_cte("changed")}
+    SELECT count(*) FROM changed
+    """
+)
+
+_RECORD = text(
+    f"""
+    WITH changed AS (
+        UPDATE notifications AS n
+        SET status = o.status, provider = o.provider, provider_reference = o.reference,
+            provider_response = o.response, billable_units = o.billable, international = o.international,
+            updated_at = :now,
+            completed_at = CASE WHEN o.status = 'technical-failure' THEN :now ELSE NULL END
+        FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:providers AS text[]),
+                    CAST(:refs AS text[]), CAST(:responses AS text[]), CAST(:billable AS int[]),
+                    CAST(:international AS boolean[]))
+             AS o(id, status, provider, reference, response, billable, international)
+        WHERE n.id = o.id AND n.status = 'sending' AND n.provider_reference IS NULL
+        RETURNING n.id, n.service_id, n.status
+    ),
+    {enqueue_callbacks_cte("changed")}
+    SELECT count(*) FROM changed
+    """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,15 +152,11 @@ class Deliverer:
     async def _resolve_in_doubt(self, job_id: uuid.UUID, first_row: int, last_row: int) -> None:
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                text(
-                    "UPDATE notifications SET status = 'technical-failure', provider_response = :why, "
-                    "completed_at = now(), updated_at = now() WHERE job_id = :job "
-                    "AND job_row_number BETWEEN :a AND :b AND status = 'sending' AND provider_reference IS NULL"
-                ),
-                {"job": job_id, "a": first_row, "b": last_row, "why": IN_DOUBT},
+                _RESOLVE_IN_DOUBT, {"job": job_id, "a": first_row, "b": last_row, "why": IN_DOUBT}
             )
-        if result.rowcount:
-            logger.warning("in-doubt rows failed", action="deliver.in_doubt", job_id=str(job_id), count=result.rowcount)
+            count = result.scalar_one()
+        if count:
+            logger.warning("in-doubt rows failed", action="deliver.in_doubt", job_id=str(job_id), count=count)
 
     async def _unsent(self, job_id: uuid.UUID, first_row: int, last_row: int) -> list[_Row]:
         async with self.engine.connect() as conn:
@@ -238,20 +270,7 @@ class Deliverer:
         now = datetime.now(UTC)
         async with self.engine.begin() as conn:
             await conn.execute(
-                text(
-                    """
-                    UPDATE notifications AS n
-                    SET status = o.status, provider = o.provider, provider_reference = o.reference,
-                        provider_response = o.response, billable_units = o.billable, international = o.international,
-                        updated_at = :now,
-                        completed_at = CASE WHEN o.status = 'technical-failure' THEN :now ELSE NULL END
-                    FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:providers AS text[]),
-                                CAST(:refs AS text[]), CAST(:responses AS text[]), CAST(:billable AS int[]),
-                                CAST(:international AS boolean[]))
-                         AS o(id, status, provider, reference, response, billable, international)
-                    WHERE n.id = o.id AND n.status = 'sending' AND n.provider_reference IS NULL
-                    """
-                ),
+                _RECORD,
                 {
                     "now": now,
                     "ids": [o.notification_id for o in outcomes],
@@ -263,6 +282,8 @@ class Deliverer:
                     "international": [o.international for o in outcomes],
                 },
             )
+            # Receipts that beat this transaction to the database were parked; they apply now.
+            await apply_parked_for(conn, [o.reference for o in outcomes if o.reference])
             receipts = [
                 Receipt(o.reference, o.final_status) for o in outcomes if o.final_status is not None and o.reference
             ]

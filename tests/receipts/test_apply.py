@@ -1,0 +1,148 @@
+"""The one batch applier: forward-only statuses, carriers kept, early receipts parked, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from notify.config import Settings
+from notify.receipts.apply import Receipt, apply_receipts, sweep_parked_receipts
+from notify.receipts.timeouts import time_out_unanswered
+from notify.runtime import Runtime
+from notify.statuses import Status
+from tests.support.accounts import Account
+from tests.support.pii_audit import PiiAudit
+from tests.support.polling import wait_for_status
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # The simulator's own receipts wait ten minutes, so these tests decide every receipt.
+    return settings.model_copy(update={"simulated_delivery_delay_ms": 600_000})
+
+
+async def _send(client: httpx.AsyncClient, account: Account, numbers: Sequence[str]) -> list[str]:
+    ids = []
+    for number in numbers:
+        response = await client.post(
+            "/v2/notifications/sms",
+            json={"phone_number": number, "template_id": str(account.sms_template_id),
+                  "personalisation": {"name": "Ada", "day": "Friday"}},
+            headers=account.headers(),
+        )
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    for notification_id in ids:
+        await wait_for_status(client, account, notification_id, "sending")
+    return ids
+
+
+async def _references(engine: AsyncEngine, ids: Sequence[str]) -> list[str]:
+    """Wait for the sends to be recorded ('sending' shows as soon as rows are claimed)."""
+    deadline = time.monotonic() + 15
+    while True:
+        async with engine.connect() as conn:
+            rows = dict((await conn.execute(
+                text("SELECT id::text, provider_reference FROM notifications WHERE id = ANY(CAST(:ids AS uuid[]))"),
+                {"ids": list(ids)},
+            )).all())
+        if all(rows.get(i) for i in ids):
+            return [rows[i] for i in ids]
+        assert time.monotonic() < deadline, "sends were never recorded"
+        await asyncio.sleep(0.05)
+
+
+async def _state(engine: AsyncEngine, notification_id: str) -> tuple[str, str | None, str | None]:
+    async with engine.connect() as conn:
+        row = (await conn.execute(
+            text("SELECT status, carrier, provider_response FROM notifications WHERE id = :id"),
+            {"id": notification_id},
+        )).one()
+    return row[0], row[1], row[2]
+
+
+async def _apply(engine: AsyncEngine, *receipts: Receipt) -> None:
+    async with engine.begin() as conn:
+        await apply_receipts(conn, receipts)
+
+
+async def test_statuses_only_move_forward_whatever_the_order(
+    client: httpx.AsyncClient, account: Account, runtime: Runtime, pii_audit: PiiAudit
+) -> None:
+    numbers = ["+12025550181", "+12025550182", "+12025550183"]
+    pii_audit.track(*numbers)
+    ids = await _send(client, account, numbers)
+    early, late, twice = await _references(runtime.engine, ids)
+    engine = runtime.engine
+
+    await _apply(engine, Receipt(early, Status.delivered, "Verizon", "Message has been accepted by phone carrier"))
+    await _apply(engine, Receipt(early, Status.pending, None, "queued at carrier"), Receipt(early, Status.sending))
+    # Out of order inside one batch, and across batches.
+    await _apply(engine, Receipt(late, Status.permanent_failure, "AT&T", "Phone carrier has blocked this message"),
+                 Receipt(late, Status.pending))
+    await _apply(engine, Receipt(twice, Status.pending, "T-Mobile"))
+    await _apply(engine, Receipt(twice, Status.delivered), Receipt(twice, Status.delivered))
+
+    assert await _state(engine, ids[0]) == ("delivered", "Verizon", "Message has been accepted by phone carrier")
+    assert await _state(engine, ids[1]) == ("permanent-failure", "AT&T", "Phone carrier has blocked this message")
+    assert (await _state(engine, ids[2]))[:2] == ("delivered", "T-Mobile")
+
+    fetched = await wait_for_status(client, account, ids[0], "delivered")
+    assert fetched["completed_at"]
+
+
+async def test_the_sweep_applies_receipts_parked_in_a_race_and_drops_strays(
+    client: httpx.AsyncClient, account: Account, runtime: Runtime, pii_audit: PiiAudit
+) -> None:
+    pii_audit.track("+12025550184")
+    (notification_id,) = await _send(client, account, ["+12025550184"])
+    (reference,) = await _references(runtime.engine, [notification_id])
+    async with runtime.engine.begin() as conn:
+        # What a receipt committed just after its send's recording transaction looked leaves behind,
+        # plus a receipt for a message we never sent.
+        await conn.execute(text(
+            "INSERT INTO parked_receipts (provider_reference, status, carrier, received_at) VALUES "
+            "(:ref, 'delivered', 'Verizon', now()), ('not-ours', 'delivered', NULL, now() - interval '8 days'), "
+            "('not-yet', 'delivered', NULL, now())"
+        ), {"ref": reference})
+        applied, dropped = await sweep_parked_receipts(conn, max_age_hours=168)
+    assert (applied, dropped) == (1, 1)
+    assert await _state(runtime.engine, notification_id) == ("delivered", "Verizon", None)
+    async with runtime.engine.connect() as conn:
+        left = (await conn.execute(text("SELECT provider_reference FROM parked_receipts"))).scalars().all()
+    assert left == ["not-yet"]
+
+
+async def test_notifications_without_a_receipt_time_out_as_temporary_failure(
+    client: httpx.AsyncClient, account: Account, runtime: Runtime, pii_audit: PiiAudit
+) -> None:
+    numbers = ["+12025550185", "+12025550186", "+12025550187"]
+    pii_audit.track(*numbers)
+    old, recent, answered = await _send(client, account, numbers)
+    refs = await _references(runtime.engine, [old, recent, answered])
+    await _apply(runtime.engine, Receipt(refs[2], Status.delivered))
+    await _apply(runtime.engine, Receipt(refs[0], Status.pending))
+    now = datetime.now(UTC)
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE notifications SET sent_at = :at WHERE id = ANY(CAST(:ids AS uuid[]))"),
+            {"at": now - timedelta(hours=73), "ids": [old, answered]},
+        )
+
+    assert await time_out_unanswered(runtime.engine, cutoff=now - timedelta(hours=72), batch=1) == 1
+
+    assert (await _state(runtime.engine, old))[0] == "temporary-failure"
+    assert (await _state(runtime.engine, recent))[0] == "sending"
+    assert (await _state(runtime.engine, answered))[0] == "delivered"
+    fetched = await wait_for_status(client, account, old, "temporary-failure")
+    assert fetched["completed_at"]
+    # A late receipt after the timeout cannot resurrect it: failures are final.
+    await _apply(runtime.engine, Receipt(refs[0], Status.delivered))
+    assert (await _state(runtime.engine, old))[0] == "temporary-failure"
