@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -125,20 +125,23 @@ async def test_notifications_without_a_receipt_time_out_as_temporary_failure(
 ) -> None:
     numbers = ["+12025550185", "+12025550186", "+12025550187"]
     pii_audit.track(*numbers)
-    old, recent, answered = await _send(client, account, numbers)
-    refs = await _references(runtime.engine, [old, recent, answered])
-    await _apply(runtime.engine, Receipt(refs[2], Status.delivered))
+    old, answered = await _send(client, account, numbers[:2])
+    refs = await _references(runtime.engine, [old, answered])
+    (recent,) = await _send(client, account, numbers[2:])
+    await _references(runtime.engine, [recent])
+    await _apply(runtime.engine, Receipt(refs[1], Status.delivered))
     await _apply(runtime.engine, Receipt(refs[0], Status.pending))
-    now = datetime.now(UTC)
-    async with runtime.engine.begin() as conn:
-        await conn.execute(
-            text("UPDATE notifications SET sent_at = :at WHERE id = ANY(CAST(:ids AS uuid[]))"),
-            {"at": now - timedelta(hours=73), "ids": [old, answered]},
-        )
+    async with runtime.engine.connect() as conn:
+        sent = dict((await conn.execute(text("SELECT id::text, sent_at FROM notifications"))).all())
+    assert sent[recent] > sent[old]
+    # The sweep as it runs once the timeout has passed for the first two sends but not the third.
+    cutoff = max(sent[old], sent[answered])
 
-    assert await time_out_unanswered(runtime.engine, cutoff=now - timedelta(hours=72), batch=1) == 1
+    assert await time_out_unanswered(runtime.engine, cutoff=cutoff) == 1
+    # The next run starts from where this one stopped, and finds nothing new.
+    assert await time_out_unanswered(runtime.engine, cutoff=cutoff + timedelta(microseconds=1)) == 0
 
-    assert (await _state(runtime.engine, old))[0] == "temporary-failure"
+    assert await _state(runtime.engine, old) == ("temporary-failure", None, "No receipt within the timeout")
     assert (await _state(runtime.engine, recent))[0] == "sending"
     assert (await _state(runtime.engine, answered))[0] == "delivered"
     fetched = await wait_for_status(client, account, old, "temporary-failure")
@@ -146,3 +149,5 @@ async def test_notifications_without_a_receipt_time_out_as_temporary_failure(
     # A late receipt after the timeout cannot resurrect it: failures are final.
     await _apply(runtime.engine, Receipt(refs[0], Status.delivered))
     assert (await _state(runtime.engine, old))[0] == "temporary-failure"
+    # Once the third send's timeout passes too, the next run finds it.
+    assert await time_out_unanswered(runtime.engine, cutoff=sent[recent]) == 1

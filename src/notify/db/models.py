@@ -264,12 +264,9 @@ class Notification(Base):
             "provider_reference",
             postgresql_where=text("provider_reference IS NOT NULL"),
         ),
-        # The timeout sweep's few candidates; rows leave this index once a receipt arrives.
-        Index(
-            "ix_notifications_awaiting_receipt",
-            "sent_at",
-            postgresql_where=text("status IN ('sending', 'pending')"),
-        ),
+        # The timeout sweep reads one window of sends at a time. No index may mention status:
+        # that would make every receipt a non-HOT update (migration 0009).
+        Index("ix_notifications_sent_at", "sent_at"),
     )
 
 

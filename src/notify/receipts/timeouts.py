@@ -1,14 +1,19 @@
 """Notifications that never got a receipt: after the timeout they become temporary-failure.
 
 Carriers do not always report back. Without this a message would show "Sending" forever and
-its service would never get a final callback. The candidates come from a partial index that
-holds only notifications still waiting (ix_notifications_awaiting_receipt), so the periodic sweep
-does not scan the table, and it works in bounded batches.
+its service would never get a final callback.
+
+The sweep walks ``sent_at`` forward from a persisted watermark (receipt_sources 'timeouts'), one
+bounded window per transaction, so each run reads only the sends that crossed the timeout since
+the last run, and a run interrupted anywhere resumes where it stopped. Looking rows up by status
+instead would need an index on status, and any such index makes every receipt a non-HOT update
+(see migration 0009). A send's ``sent_at`` is fixed when it is claimed and statuses only move
+forward, so a window, once swept, never needs sweeping again.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,18 +24,27 @@ from notify.log_config import get_logger
 logger = get_logger(__name__)
 
 TIMED_OUT = "No receipt within the timeout"  # a REASON_LABELS key (lower-cased there)
+SOURCE = "timeouts"
+WINDOW = timedelta(minutes=10)
+# With no watermark yet, start far enough back to cover anything retention still keeps.
+FIRST_LOOKBACK = timedelta(days=8)
+
+_WATERMARK = text("SELECT position ->> 'swept_until' FROM receipt_sources WHERE source = :source FOR UPDATE")
+
+_SAVE_WATERMARK = text(
+    """
+    INSERT INTO receipt_sources (source, position, updated_at)
+    VALUES (:source, jsonb_build_object('swept_until', CAST(:until AS text)), now())
+    ON CONFLICT (source) DO UPDATE SET position = EXCLUDED.position, updated_at = now()
+    """
+)
 
 _TIME_OUT = text(
     f"""
-    WITH stale AS (
-        SELECT id FROM notifications
-        WHERE status IN ('sending', 'pending') AND sent_at < :cutoff
-        ORDER BY sent_at LIMIT :limit FOR UPDATE SKIP LOCKED
-    ),
-    changed AS (
+    WITH changed AS (
         UPDATE notifications AS n
         SET status = 'temporary-failure', provider_response = :why, completed_at = now(), updated_at = now()
-        FROM stale WHERE n.id = stale.id AND n.status IN ('sending', 'pending')
+        WHERE n.sent_at > :start AND n.sent_at <= :end AND n.status IN ('sending', 'pending')
         RETURNING n.id, n.service_id, n.status
     ),
     {enqueue_callbacks_cte("changed")}
@@ -39,15 +53,20 @@ _TIME_OUT = text(
 )
 
 
-async def time_out_unanswered(engine: AsyncEngine, *, cutoff: datetime, batch: int = 5_000) -> int:
-    """Fail everything sent before ``cutoff`` that is still waiting; one short transaction per batch."""
+async def time_out_unanswered(engine: AsyncEngine, *, cutoff: datetime) -> int:
+    """Fail everything sent at or before ``cutoff`` that is still waiting; returns how many."""
     total = 0
     while True:
         async with engine.begin() as conn:
-            count = (await conn.execute(_TIME_OUT, {"cutoff": cutoff, "limit": batch, "why": TIMED_OUT})).scalar_one()
-        total += count
-        if count < batch:
-            break
+            saved = (await conn.execute(_WATERMARK, {"source": SOURCE})).scalar_one_or_none()
+            start = datetime.fromisoformat(saved) if saved else cutoff - FIRST_LOOKBACK
+            if start >= cutoff:
+                break
+            end = min(start + WINDOW, cutoff)
+            total += (
+                await conn.execute(_TIME_OUT, {"start": start, "end": end, "why": TIMED_OUT})
+            ).scalar_one()
+            await conn.execute(_SAVE_WATERMARK, {"source": SOURCE, "until": end.isoformat()})
     if total:
         logger.info("notifications timed out", action="receipts.timed_out", count=total)
     return total
