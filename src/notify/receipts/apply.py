@@ -60,12 +60,15 @@ _APPLY = text(
         FROM r
         WHERE n.provider_reference = r.ref AND n.provider_reference IS NOT NULL
           AND {rank_sql('r.status')} > {rank_sql('n.status')}
-        RETURNING n.id, n.service_id, n.status
+        RETURNING n.id, n.service_id, n.status, n.provider_reference
     ),
     parked AS (
+        -- Only receipts that changed nothing are looked up again: most of a batch is skipped
+        -- by an in-memory anti-join before any index probe.
         INSERT INTO parked_receipts (provider_reference, status, carrier, provider_response)
         SELECT r.ref, r.status, r.carrier, r.response FROM r
-        WHERE NOT EXISTS (SELECT 1 FROM notifications AS n
+        WHERE NOT EXISTS (SELECT 1 FROM changed AS c WHERE c.provider_reference = r.ref)
+          AND NOT EXISTS (SELECT 1 FROM notifications AS n
                           WHERE n.provider_reference = r.ref AND n.provider_reference IS NOT NULL)
         RETURNING 1
     ),
@@ -76,13 +79,19 @@ _APPLY = text(
 
 
 def best_per_reference(receipts: Sequence[Receipt]) -> list[Receipt]:
-    """One receipt per reference, the furthest along: what applying them all in any order gives."""
+    """One receipt per reference, the furthest along: what applying them all in any order gives.
+
+    Sorted by reference, so concurrent batches lock shared rows in the same order (no deadlock)
+    and the index is walked in order.
+    """
     best: dict[str, Receipt] = {}
     for receipt in receipts:
+        if not receipt.provider_reference:
+            continue  # nothing could ever match it
         seen = best.get(receipt.provider_reference)
         if seen is None or RANK[receipt.status] > RANK[seen.status]:
             best[receipt.provider_reference] = receipt
-    return list(best.values())
+    return [best[reference] for reference in sorted(best)]
 
 
 async def apply_receipts(conn: AsyncConnection, receipts: Sequence[Receipt]) -> Applied:
