@@ -10,9 +10,10 @@ from __future__ import annotations
 import secrets
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Environment(StrEnum):
@@ -111,8 +112,55 @@ class Settings(BaseSettings):
         "elsewhere show within this time.",
     )
 
+    # Delivery receipts read from the SNS SMS delivery-status logs in CloudWatch Logs
+    # (notify.receipts.cloudwatch). Off unless asked for: development has no AWS account.
+    cloudwatch_receipts: bool = Field(default=False, description="Run the CloudWatch receipt poller in the worker.")
+    cloudwatch_region: str | None = Field(default=None, description="AWS region of the SNS logs; unset: AWS_REGION.")
+    cloudwatch_account_id: str | None = Field(default=None, description="AWS account id in the SNS log group names.")
+    cloudwatch_log_groups: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated log group names; unset: sns/<region>/<account-id>/DirectPublishToPhoneNumber "
+        "and its /Failure group.",
+    )
+    cloudwatch_endpoint_url: str | None = Field(default=None, description="Another endpoint (moto, LocalStack).")
+    cloudwatch_access_key_id: str | None = Field(default=None, description="Unset: the AWS default credential chain.")
+    cloudwatch_secret_access_key: str | None = None
+    cloudwatch_poll_seconds: int = Field(default=60, ge=1, le=60, description="Seconds between rounds; divides 60.")
+    cloudwatch_settle_lag_seconds: float = Field(
+        default=30, ge=0, le=3600, description="Only read events at least this old: CloudWatch ingests late."
+    )
+    cloudwatch_overlap_seconds: float = Field(
+        default=120, ge=0, le=86_400, description="Re-read this much before the watermark each round."
+    )
+    cloudwatch_window_seconds: float = Field(
+        default=300, ge=1, le=86_400, description="Longest time window read and applied in one transaction."
+    )
+    cloudwatch_lookback_seconds: float = Field(
+        default=3600, ge=0, le=14 * 86_400, description="How far back the very first round starts."
+    )
+
     log_format: LogFormat | None = None
     log_level: str = "INFO"
+
+    @field_validator("cloudwatch_log_groups", mode="before")
+    @classmethod
+    def _split_log_groups(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check_cloudwatch(self) -> Settings:
+        if 60 % self.cloudwatch_poll_seconds:
+            raise ValueError("NOTIFY_CLOUDWATCH_POLL_SECONDS must divide 60 (1, 2, 5, 10, 15, 20, 30 or 60)")
+        if any(len(name) > 240 for name in self.cloudwatch_log_groups):
+            raise ValueError("NOTIFY_CLOUDWATCH_LOG_GROUPS: each name must be at most 240 characters")
+        if self.cloudwatch_receipts and not self.resolved_cloudwatch_log_groups:
+            raise ValueError(
+                "NOTIFY_CLOUDWATCH_RECEIPTS needs NOTIFY_CLOUDWATCH_LOG_GROUPS, or NOTIFY_CLOUDWATCH_REGION and "
+                "NOTIFY_CLOUDWATCH_ACCOUNT_ID to name the SNS delivery-status log groups"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
@@ -145,6 +193,16 @@ class Settings(BaseSettings):
         if self.storage_url:
             return self.storage_url
         return (self.data_dir / "objects").resolve().as_uri()
+
+    @property
+    def resolved_cloudwatch_log_groups(self) -> list[str]:
+        """The log groups SNS writes SMS delivery status to: successes, and failures in their own group."""
+        if self.cloudwatch_log_groups:
+            return list(self.cloudwatch_log_groups)
+        if self.cloudwatch_region and self.cloudwatch_account_id:
+            base = f"sns/{self.cloudwatch_region}/{self.cloudwatch_account_id}/DirectPublishToPhoneNumber"
+            return [base, f"{base}/Failure"]
+        return []
 
     @property
     def base_url(self) -> str:

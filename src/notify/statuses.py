@@ -65,11 +65,14 @@ REASON_LABELS: dict[str, str] = {
     "phone number is opted out": "Recipient has opted out",
     "invalid phone number": "Phone number doesn't exist",
     "destination is on a blocked list": "Carrier rejected",
+    "phone is on a blocked list": "Carrier rejected",
     "phone is currently unreachable/unavailable": "Phone not reachable right now",
     "phone carrier is currently unreachable/unavailable": "Carrier not reachable right now",
     "ttl expired": "Phone not reachable right now",
     "no receipt within the timeout": "No delivery receipt from the carrier",
     "price exceeds max price": "Not sent: over the price limit",
+    "this delivery would exceed max price": "Not sent: over the price limit",
+    "message body is invalid": "Not sent: the carrier rejected the message content",
     "unknown error attempting to reach phone": "Carrier could not reach the phone",
 }
 

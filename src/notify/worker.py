@@ -75,6 +75,19 @@ def register_tasks(app: procrastinate.App, runtime: Runtime) -> None:
     async def run_retention_task(timestamp: int) -> None:
         await run_retention(runtime.engine, runtime.store, now=datetime.fromtimestamp(timestamp, UTC))
 
+    # CloudWatch delivery receipts (NOTIFY_CLOUDWATCH_RECEIPTS): a periodic task rather than a loop
+    # in every worker, so the database keeps one waiting and one running poll across all workers,
+    # and a worker that dies mid-poll is covered by the stalled-task recovery. Each run catches
+    # every log group up from its persisted watermark, window by window; an unreadable window waits
+    # for the next run, which is the back-off. See notify.receipts.cloudwatch.
+    if runtime.settings.cloudwatch_receipts:
+        from notify.receipts.cloudwatch import poll_cloudwatch, poll_cron
+
+        @app.periodic(cron=poll_cron(runtime.settings.cloudwatch_poll_seconds), periodic_id="cloudwatch")
+        @app.task(name="poll_cloudwatch_receipts", queueing_lock="poll_cloudwatch_receipts", lock="cloudwatch_receipts")
+        async def poll_cloudwatch_task(timestamp: int) -> None:
+            await poll_cloudwatch(runtime.engine, runtime.settings)
+
 async def run_worker(runtime: Runtime, *, concurrency: int | None = None, handle_signals: bool = False) -> None:
     """Run tasks, and keep retrying the tasks of workers that died (killed, OOM, machine lost)."""
     stop = asyncio.Event()

@@ -9,6 +9,7 @@ import typer
 
 from notify.cli.admin import key_app, service_app, template_app
 from notify.cli.jobs import job_app
+from notify.cli.receipts import receipts_app
 from notify.cli.reports import report
 from notify.cli.retention import retention_app, storage_app
 from notify.cli.serve_commands import api, db_app, run, worker
@@ -24,6 +25,7 @@ app.add_typer(template_app, name="template")
 app.add_typer(key_app, name="key")
 app.add_typer(job_app, name="job")
 app.add_typer(retention_app, name="retention")
+app.add_typer(receipts_app, name="receipts")
 app.add_typer(storage_app, name="storage")
 
 
