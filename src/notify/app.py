@@ -20,6 +20,7 @@ from notify.api.v2_notifications import router as notifications_router
 from notify.api.v2_templates import router as templates_router
 from notify.api.v2_jobs import router as jobs_router
 from notify.api.v2_reports import router as reports_router
+from notify.api.sns_receipts import router as sns_receipts_router
 from notify.config import Settings
 from notify.log_config import get_logger
 from notify.runtime import Runtime, open_runtime
@@ -76,6 +77,7 @@ def create_app(
     app.include_router(templates_router)
     app.include_router(jobs_router)
     app.include_router(reports_router)
+    app.include_router(sns_receipts_router)
 
     @app.get("/_status", include_in_schema=False)
     async def status(request: Request) -> Response:

@@ -7,6 +7,7 @@ process without patching globals.
 
 from __future__ import annotations
 
+import re
 import secrets
 from enum import StrEnum
 from pathlib import Path
@@ -102,6 +103,30 @@ class Settings(BaseSettings):
 
     export_ttl_hours: float = Field(default=24, gt=0, le=24 * 7, description="How long report exports are kept.")
 
+    sns_topic_arns: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="SNS topics whose receipts are accepted (comma-separated; fnmatch patterns such as "
+        "arn:aws:sns:*:123456789012:*). Empty: any topic in development, none in production.",
+    )
+    sns_host_pattern: str = Field(
+        default=r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?",
+        description="Regular expression a SigningCertURL / SubscribeURL host must match in full.",
+    )
+    sns_ca_bundle: Path | None = Field(
+        default=None,
+        description="Tests: a CA bundle trusted for fetching SNS certificates and confirming subscriptions "
+        "(unset: the system's trust store).",
+    )
+    sns_max_age_seconds: int = Field(
+        default=3600, ge=60, le=7 * 24 * 3600, description="SNS messages older than this are rejected as replays."
+    )
+    sns_clock_skew_seconds: int = Field(
+        default=300, ge=0, le=3600, description="How far in the future an SNS Timestamp may be."
+    )
+    sns_fetch_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="Timeout for fetching a signing certificate or confirming a subscription."
+    )
+
     worker_concurrency: int = Field(default=4, ge=1, le=64)
     send_concurrency: int = Field(default=32, ge=1, le=1000)
 
@@ -161,6 +186,23 @@ class Settings(BaseSettings):
                 "NOTIFY_CLOUDWATCH_ACCOUNT_ID to name the SNS delivery-status log groups"
             )
         return self
+
+    @field_validator("sns_topic_arns", mode="before")
+    @classmethod
+    def _split_topic_arns(cls, value: object) -> object:
+        """``NOTIFY_SNS_TOPIC_ARNS`` is a comma-separated list, not JSON."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("sns_host_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"is not a regular expression: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

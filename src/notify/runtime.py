@@ -23,6 +23,8 @@ from notify.db.embedded import start_embedded_postgres
 from notify.db.engine import create_engine
 from notify.db.urls import libpq_url
 from notify.receipts.apply import Receipt, apply_receipts
+from notify.receipts.batcher import ReceiptBatcher
+from notify.receipts.sns_webhook import SnsWebhook
 from notify.secrets import SecretBox
 from notify.sending.deliver import Deliverer
 from notify.sending.group_commit import GroupCommitter
@@ -74,6 +76,8 @@ class Runtime:
     secrets: SecretBox
     caches: Caches = field(init=False)
     committer: GroupCommitter = field(init=False)
+    receipt_batcher: ReceiptBatcher = field(init=False)
+    sns_webhook: SnsWebhook = field(init=False)
     deliverer: Deliverer = field(init=False)
 
     def __post_init__(self) -> None:
@@ -85,6 +89,15 @@ class Runtime:
             max_wait=self.settings.batch_max_wait_ms / 1000,
             max_size=self.settings.batch_max_size,
         )
+        # A seen SNS id is kept while its message could still pass the age check: the max age plus
+        # the allowed skew of SNS's clock, plus as much again for ours against the database's.
+        self.receipt_batcher = ReceiptBatcher(
+            self.engine,
+            keep_seen_seconds=self.settings.sns_max_age_seconds + 2 * self.settings.sns_clock_skew_seconds,
+            max_wait=self.settings.batch_max_wait_ms / 1000,
+            max_size=self.settings.batch_max_size,
+        )
+        self.sns_webhook = SnsWebhook.for_settings(self.settings, self.engine, self.receipt_batcher)
         self.deliverer = Deliverer(
             engine=self.engine,
             store=self.store,
@@ -171,9 +184,12 @@ async def open_runtime(
     try:
         async with queue.open_async():
             await runtime.committer.start()
+            await runtime.receipt_batcher.start()
             try:
                 yield runtime
             finally:
+                await runtime.receipt_batcher.close()
                 await runtime.committer.close()
     finally:
+        await runtime.sns_webhook.aclose()
         await engine.dispose()

@@ -18,6 +18,9 @@ from starlette.responses import Response
 from notify.api.multipart_stream import MalformedUpload
 from notify.jobs.intake import FileExceedsAllowance, InvalidSchedule
 from notify.log_config import get_logger
+from notify.receipts.batcher import ReceiptBatchFailed
+from notify.receipts.sns_signature import SnsMessageInvalid, SnsMessageUnauthentic, SnsUnavailable
+from notify.receipts.sns_webhook import SnsMessageReplayed
 from notify.recipients.spreadsheet import FileRejected
 from notify.recipients.email import InvalidEmailAddress
 from notify.recipients.phone import InvalidPhoneNumber
@@ -131,6 +134,11 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, Callable[[Any], str]]] = {
     MalformedUpload: (400, "ValidationError", str),
     InvalidSchedule: (400, "ValidationError", str),
     FileExceedsAllowance: (429, "TooManyRequestsError", str),
+    SnsMessageInvalid: (400, "ValidationError", str),
+    SnsMessageUnauthentic: (403, "AuthError", str),
+    SnsMessageReplayed: (409, "ConflictError", str),
+    SnsUnavailable: (503, "ServiceUnavailableError", str),
+    ReceiptBatchFailed: (503, "ServiceUnavailableError", str),
 }
 
 

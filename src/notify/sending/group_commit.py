@@ -23,13 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from notify.db.models import JobKind, KeyType, TemplateType
 from notify.log_config import get_logger
+from notify.micro_batch import MicroBatcher
 from notify.recipients.batch_file import encode_batch
 from notify.sending import allowance
 from notify.sending.allowance import RATE_WINDOW
 from notify.storage import ObjectStore, upload_key
 
 logger = get_logger(__name__)
-
 
 
 @dataclass(slots=True)
@@ -98,65 +98,20 @@ class GroupCommitter:
         self._engine = engine
         self._store = store
         self._defer_delivery = defer_delivery
-        self._max_wait = max_wait
-        self._max_size = max_size
-        self._queue: asyncio.Queue[PendingSend] = asyncio.Queue()
-        self._inflight = asyncio.Semaphore(max_inflight)
-        self._flushes: set[asyncio.Task[None]] = set()
-        self._collector: asyncio.Task[None] | None = None
+        self._batcher: MicroBatcher[PendingSend] = MicroBatcher(
+            self._flush, name="group-commit", max_wait=max_wait, max_size=max_size, max_inflight=max_inflight
+        )
 
     async def start(self) -> None:
-        self._collector = asyncio.create_task(self._collect(), name="group-commit")
+        await self._batcher.start()
 
     async def close(self) -> None:
         """Flush what is queued, then stop; requests already accepted are never dropped."""
-        if self._collector is not None:
-            self._collector.cancel()
-            try:
-                await self._collector
-            except asyncio.CancelledError:
-                pass
-        leftovers: list[PendingSend] = []
-        while not self._queue.empty():
-            leftovers.append(self._queue.get_nowait())
-        if leftovers:
-            await self._flush(leftovers)
-        if self._flushes:
-            await asyncio.gather(*self._flushes, return_exceptions=True)
+        await self._batcher.close()
 
     async def submit(self, send: PendingSend) -> Accepted:
-        if self._collector is None:
-            raise RuntimeError("GroupCommitter.start() was not called")
-        self._queue.put_nowait(send)
+        self._batcher.put(send)
         return await send.future
-
-    async def _collect(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            first = await self._queue.get()
-            batch = [first]
-            deadline = loop.time() + self._max_wait
-            while len(batch) < self._max_size:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-                except TimeoutError:
-                    break
-            # Drain whatever else is already waiting, up to the size cap, without waiting more.
-            while len(batch) < self._max_size and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            await self._inflight.acquire()
-            task = asyncio.create_task(self._flush_and_release(batch))
-            self._flushes.add(task)
-            task.add_done_callback(self._flushes.discard)
-
-    async def _flush_and_release(self, batch: list[PendingSend]) -> None:
-        try:
-            await self._flush(batch)
-        finally:
-            self._inflight.release()
 
     async def _flush(self, batch: list[PendingSend]) -> None:
         """Reserve allowance, store the objects, then commit rows and tasks together.
