@@ -101,6 +101,19 @@ class Settings(BaseSettings):
         default=168, gt=0, description="A receipt for a send never recorded is dropped after this long."
     )
 
+    callbacks_enabled: bool = Field(
+        default=True, description="Workers POST delivery-status callbacks; off leaves them to other workers."
+    )
+    callback_poll_seconds: float = Field(default=0.5, gt=0, le=60, description="Idle wait between outbox checks.")
+    callback_batch_size: int = Field(default=100, ge=1, le=10_000, description="Outbox rows claimed per round.")
+    callback_concurrency: int = Field(default=20, ge=1, le=1000, description="Callback POSTs in flight per worker.")
+    callback_timeout_seconds: float = Field(default=5, gt=0, le=60, description="Whole-request limit per POST.")
+    callback_max_attempts: int = Field(
+        default=6, ge=1, le=100, description="POSTs per callback before giving up (GOV.UK: one plus five retries)."
+    )
+    callback_backoff_base_seconds: float = Field(default=60, gt=0, description="Wait after the first failure.")
+    callback_backoff_cap_seconds: float = Field(default=900, gt=0, description="Longest wait between attempts.")
+
     export_ttl_hours: float = Field(default=24, gt=0, le=24 * 7, description="How long report exports are kept.")
 
     sns_topic_arns: Annotated[list[str], NoDecode] = Field(
@@ -229,6 +242,11 @@ class Settings(BaseSettings):
         if self.log_format is not None:
             return self.log_format
         return LogFormat.json if self.environment is Environment.production else LogFormat.console
+
+    @property
+    def callbacks_allow_http(self) -> bool:
+        """Plain-http callback URLs are for local receivers; production sends statuses over TLS only."""
+        return self.environment is not Environment.production
 
     @property
     def resolved_storage_url(self) -> str:

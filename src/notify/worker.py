@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import procrastinate
 from sqlalchemy.exc import OperationalError
 
+from notify.callbacks.dispatch import CallbackDispatcher, CallbackPolicy, callback_client
 from notify.jobs.processing import start_job
 from notify.log_config import get_logger
 from notify.receipts.apply import Receipt, apply_receipts, sweep_parked_receipts
@@ -91,7 +92,9 @@ def register_tasks(app: procrastinate.App, runtime: Runtime) -> None:
 async def run_worker(runtime: Runtime, *, concurrency: int | None = None, handle_signals: bool = False) -> None:
     """Run tasks, and keep retrying the tasks of workers that died (killed, OOM, machine lost)."""
     stop = asyncio.Event()
-    recovery = asyncio.create_task(_recover_stalled_tasks(runtime, stop), name="stalled-task-recovery")
+    helpers = [asyncio.create_task(_recover_stalled_tasks(runtime, stop), name="stalled-task-recovery")]
+    if runtime.settings.callbacks_enabled:
+        helpers.append(asyncio.create_task(_dispatch_callbacks(runtime, stop), name="callback-dispatch"))
     try:
         await runtime.queue.run_worker_async(
             concurrency=concurrency or runtime.settings.worker_concurrency,
@@ -103,9 +106,11 @@ async def run_worker(runtime: Runtime, *, concurrency: int | None = None, handle
         )
     finally:
         stop.set()
-        recovery.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await recovery
+        for helper in helpers:
+            helper.cancel()
+        for helper in helpers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await helper
 
 
 async def _recover_stalled_tasks(runtime: Runtime, stop: asyncio.Event) -> None:
@@ -128,3 +133,37 @@ async def _recover_stalled_tasks(runtime: Runtime, stop: asyncio.Event) -> None:
             logger.warning("stalled-task check failed", action="worker.stalled_check_failed", error=type(exc).__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
+
+
+async def _dispatch_callbacks(runtime: Runtime, stop: asyncio.Event) -> None:
+    """POST delivery-status callbacks from the outbox, apart from the task queue and receipts.
+
+    A loop rather than a task: it wakes every ``callback_poll_seconds`` when idle and goes straight
+    on while it keeps finding full batches, and several workers share the outbox through leases
+    (notify.callbacks.claims). Callbacks claimed when the worker stops are retried once their
+    lease ends. ``stop`` ends the loop as in ``_recover_stalled_tasks``.
+    """
+    settings = runtime.settings
+    policy = CallbackPolicy.from_settings(settings)
+    async with callback_client(policy) as client:
+        dispatcher = CallbackDispatcher(
+            engine=runtime.engine,
+            store=runtime.store,
+            secrets=runtime.secrets,
+            client=client,
+            policy=policy,
+            default_region=settings.default_phone_region,
+        )
+        while not stop.is_set():
+            full = False
+            try:
+                full = (await dispatcher.dispatch_once()).claimed >= policy.batch_size
+            except Exception as exc:  # keep going: the database or storage may be briefly unavailable
+                if stop.is_set():
+                    return
+                logger.warning("callback round failed", action="callbacks.round_failed", error=type(exc).__name__)
+            if full:
+                await asyncio.sleep(0)  # let the worker's own tasks in between full rounds
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.callback_poll_seconds)

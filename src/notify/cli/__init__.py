@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from notify.cli.admin import key_app, service_app, template_app
+from notify.cli.callbacks import callback_app
 from notify.cli.jobs import job_app
 from notify.cli.receipts import receipts_app
 from notify.cli.reports import report
@@ -20,6 +21,7 @@ app.command()(api)
 app.command()(worker)
 app.command()(report)
 app.add_typer(db_app, name="db")
+service_app.add_typer(callback_app, name="callback")
 app.add_typer(service_app, name="service")
 app.add_typer(template_app, name="template")
 app.add_typer(key_app, name="key")

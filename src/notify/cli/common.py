@@ -57,6 +57,7 @@ def run_admin(work: Callable[[Any, Settings], Awaitable[T]]) -> T:
     """Run ``work(conn, settings)`` in one committed transaction; domain errors become clear exits."""
     from sqlalchemy.exc import ProgrammingError
 
+    from notify.catalogue.callbacks import InvalidCallback
     from notify.catalogue.keys import ApiKeyNotFound
     from notify.catalogue.services import InvalidService, ServiceNotFound
     from notify.catalogue.templates import InvalidTemplate, TemplateNotFound
@@ -79,7 +80,8 @@ def run_admin(work: Callable[[Any, Settings], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except (InvalidService, InvalidTemplate, SmsTooLong, InvalidPhoneNumber, InvalidEmailAddress) as exc:
+    except (InvalidService, InvalidTemplate, InvalidCallback, SmsTooLong, InvalidPhoneNumber,
+            InvalidEmailAddress) as exc:
         raise fail(str(exc)) from None
     except ServiceNotFound:
         raise fail("no such service; `notify service create` makes one") from None

@@ -1,0 +1,51 @@
+"""Shared steps for callback tests: register a callback, send, look at the outbox and the logs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from notify.catalogue.callbacks import set_delivery_callback
+from notify.runtime import Runtime
+from tests.support.accounts import Account
+
+BEARER_TOKEN = "callback-token-0123456789"
+
+
+async def register_callback(runtime: Runtime, account: Account, url: str, token: str = BEARER_TOKEN) -> None:
+    async with runtime.engine.begin() as conn:
+        await set_delivery_callback(conn, runtime.secrets, account.service_id, url=url, bearer_token=token,
+                                    allow_http=True)
+
+
+async def send_sms(client: httpx.AsyncClient, account: Account, number: str, reference: str | None = None) -> str:
+    payload: dict[str, Any] = {"phone_number": number, "template_id": str(account.sms_template_id),
+                               "personalisation": {"name": "Ada", "day": "Friday"}}
+    if reference is not None:
+        payload["reference"] = reference
+    response = await client.post("/v2/notifications/sms", json=payload, headers=account.headers())
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def outbox_rows(runtime: Runtime) -> list[tuple[str, int, str | None]]:
+    async with runtime.engine.connect() as conn:
+        rows = await conn.execute(text("SELECT notification_id::text, attempts, last_error FROM callback_outbox"))
+        return [(r[0], r[1], r[2]) for r in rows.all()]
+
+
+async def wait_for_empty_outbox(runtime: Runtime, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while await outbox_rows(runtime):
+        assert time.monotonic() < deadline, "the callback outbox never emptied"
+        await asyncio.sleep(0.05)
+
+
+def log_events(records: list[logging.LogRecord], action: str) -> list[dict[str, Any]]:
+    """Structured events (structlog puts the event dict in ``msg``) with this ``action``."""
+    return [r.msg for r in records if isinstance(r.msg, dict) and r.msg.get("action") == action]
