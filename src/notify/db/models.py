@@ -267,6 +267,8 @@ class Notification(Base):
         # The timeout sweep reads one window of sends at a time. No index may mention status:
         # that would make every receipt a non-HOT update (migration 0009).
         Index("ix_notifications_sent_at", "sent_at"),
+        # Room on each page for receipts to be HOT updates (migration 0009).
+        {"postgresql_with": {"fillfactor": "80"}},
     )
 
 

@@ -12,6 +12,10 @@
 - ix_notifications_sent_at: the timeout sweep reads one window of sends at a time. A partial index
   on status ("still waiting") was measured and rejected: any index that mentions status makes every
   receipt a non-HOT update, which writes every index of the table again (bench/receipts.py).
+- notifications fillfactor 80: a receipt changes no indexed column, so it can be a HOT update, but
+  only if the row's page has room for the new version. Pages packed full made almost every
+  receipt non-HOT (five index writes each); at 80% most receipts are HOT and applying them runs
+  about twice as fast (bench/receipts.py), for a table about a quarter larger.
 
 Revision ID: 0009
 Revises: 0008
@@ -83,9 +87,11 @@ def upgrade() -> None:
     op.add_column("services", sa.Column("sms_provider", sa.String(length=32), nullable=True))
     op.add_column("services", sa.Column("email_provider", sa.String(length=32), nullable=True))
     op.create_index("ix_notifications_sent_at", "notifications", ["sent_at"])
+    op.execute("ALTER TABLE notifications SET (fillfactor = 80)")
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE notifications RESET (fillfactor)")
     op.drop_index("ix_notifications_sent_at", table_name="notifications")
     op.drop_column("services", "email_provider")
     op.drop_column("services", "sms_provider")
