@@ -71,6 +71,9 @@ REASON_LABELS: dict[str, str] = {
     "no receipt within the timeout": "No delivery receipt from the carrier",
     "price exceeds max price": "Not sent: over the price limit",
     "unknown error attempting to reach phone": "Carrier could not reach the phone",
+    # Refusals at send time (notify.sending.providers.aws_sms), not carrier receipts.
+    "destination country blocked": "Not sent: country not enabled",
+    "destination phone number not verified": "Not sent: number not verified (sandbox)",
 }
 
 
