@@ -25,6 +25,15 @@ class Environment(StrEnum):
 
 class ProviderName(StrEnum):
     simulated = "simulated"
+    aws_sns = "aws-sns"  # SMS: SNS Publish, the default AWS SMS provider
+    aws_sms_v2 = "aws-sms-v2"  # SMS: AWS End User Messaging SMS (pinpoint-sms-voice-v2)
+    ses = "ses"  # email: Amazon SES v2
+
+
+SMS_PROVIDERS = frozenset({ProviderName.simulated, ProviderName.aws_sns, ProviderName.aws_sms_v2})
+EMAIL_PROVIDERS = frozenset({ProviderName.simulated, ProviderName.ses})
+AWS_PROVIDERS = frozenset({ProviderName.aws_sns, ProviderName.aws_sms_v2, ProviderName.ses})
+_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 
 
 class LogFormat(StrEnum):
@@ -63,8 +72,53 @@ class Settings(BaseSettings):
     port: int = Field(default=6011, ge=0, le=65535)
     public_url: str | None = Field(default=None, description="Base URL used in links; defaults to http://host:port.")
 
-    sms_provider: ProviderName = ProviderName.simulated
-    email_provider: ProviderName = ProviderName.simulated
+    sms_provider: ProviderName = Field(
+        default=ProviderName.simulated, description="Default SMS provider: simulated, aws-sns or aws-sms-v2."
+    )
+    email_provider: ProviderName = Field(
+        default=ProviderName.simulated, description="Default email provider: simulated or ses."
+    )
+    sms_provider_choices: Annotated[list[ProviderName], NoDecode] = Field(
+        default_factory=list,
+        description="Other SMS providers a service may be switched to (comma-separated); the default is always one.",
+    )
+    email_provider_choices: Annotated[list[ProviderName], NoDecode] = Field(
+        default_factory=list, description="Other email providers a service may be switched to (comma-separated)."
+    )
+
+    aws_region: str | None = Field(default=None, description="Region of SNS, End User Messaging SMS and SES.")
+    aws_endpoint_url: str | None = Field(default=None, description="Endpoint for every AWS provider (tests: moto).")
+    sns_endpoint_url: str | None = None
+    sms_v2_endpoint_url: str | None = None
+    ses_endpoint_url: str | None = None
+    aws_access_key_id: str | None = Field(
+        default=None, description="Unset: boto3's usual chain (IAM role, environment, profile)."
+    )
+    aws_secret_access_key: str | None = None
+    sms_origination_number: str | None = Field(
+        default=None,
+        description="Sends from this number when the service's sender is not a phone number; for aws-sms-v2 it "
+        "may also be a pool id or ARN.",
+    )
+    sms_configuration_set: str | None = Field(
+        default=None, description="aws-sms-v2 configuration set (event destinations)."
+    )
+    ses_configuration_set: str | None = Field(
+        default=None, description="SES configuration set, so SES events reach SNS."
+    )
+
+    provider_max_attempts: int = Field(
+        default=3, ge=1, le=20, description="Attempts for a send failing with an unrecognised or 5xx error."
+    )
+    provider_throttle_max_wait_seconds: float = Field(
+        default=30.0, ge=0, le=3600, description="How long one message may keep retrying while throttled."
+    )
+    provider_backoff_initial_seconds: float = Field(default=0.2, gt=0, le=60)
+    provider_backoff_max_seconds: float = Field(default=5.0, gt=0, le=600)
+    provider_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=120)
+    provider_read_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="After this the send is in doubt: technical-failure, never resent."
+    )
     simulated_delivery_delay_ms: int = Field(default=500, ge=0, le=600_000)
     simulated_send_latency_ms: int = Field(
         default=0, ge=0, le=60_000, description="How long the simulated provider takes to accept each message."
@@ -180,11 +234,14 @@ class Settings(BaseSettings):
     log_format: LogFormat | None = None
     log_level: str = "INFO"
 
-    @field_validator("cloudwatch_log_groups", mode="before")
+    @field_validator(
+        "cloudwatch_log_groups", "sns_topic_arns", "sms_provider_choices", "email_provider_choices", mode="before"
+    )
     @classmethod
-    def _split_log_groups(cls, value: object) -> object:
+    def _comma_separated(cls, value: object) -> object:
+        """Lists in the environment are comma-separated, not JSON."""
         if isinstance(value, str):
-            return [name.strip() for name in value.split(",") if name.strip()]
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @model_validator(mode="after")
@@ -200,14 +257,6 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("sns_topic_arns", mode="before")
-    @classmethod
-    def _split_topic_arns(cls, value: object) -> object:
-        """``NOTIFY_SNS_TOPIC_ARNS`` is a comma-separated list, not JSON."""
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
     @field_validator("sns_host_pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
@@ -217,8 +266,19 @@ class Settings(BaseSettings):
             raise ValueError(f"is not a regular expression: {exc}") from None
         return value
 
+    @property
+    def available_sms_providers(self) -> list[ProviderName]:
+        """The default first, then the other choices: every SMS provider this process builds."""
+        return list(dict.fromkeys([self.sms_provider, *self.sms_provider_choices]))
+
+    @property
+    def available_email_providers(self) -> list[ProviderName]:
+        return list(dict.fromkeys([self.email_provider, *self.email_provider_choices]))
+
     @model_validator(mode="after")
-    def _refuse_insecure_production(self) -> Settings:
+    def _refuse_insecure_or_incoherent(self) -> Settings:
+        """Every problem at once, each naming its variable, so one restart fixes them all."""
+        problems: list[str] = []
         if self.environment is Environment.production:
             missing = [
                 name
@@ -230,11 +290,14 @@ class Settings(BaseSettings):
                 if not value
             ]
             if missing:
-                raise ValueError(
+                problems.append(
                     "production needs " + ", ".join(missing) + " set; the embedded defaults are for development only"
                 )
-        if self.storage_url and self.storage_url.startswith("memory://") and self.environment is Environment.production:
-            raise ValueError("NOTIFY_STORAGE_URL=memory:// loses every upload on restart; use file:// or s3://")
+            if self.storage_url and self.storage_url.startswith("memory://"):
+                problems.append("NOTIFY_STORAGE_URL=memory:// loses every upload on restart; use file:// or s3://")
+        problems += provider_problems(self)
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property
@@ -283,6 +346,54 @@ class Settings(BaseSettings):
         return self.secret_key
 
 
+def provider_problems(settings: Settings) -> list[str]:
+    """What is wrong with the provider settings, each naming the variable to fix (empty: coherent)."""
+    problems: list[str] = []
+    sms, email = settings.available_sms_providers, settings.available_email_providers
+    wrong_sms = [p.value for p in sms if p not in SMS_PROVIDERS]
+    wrong_email = [p.value for p in email if p not in EMAIL_PROVIDERS]
+    if wrong_sms:
+        problems.append(
+            f"NOTIFY_SMS_PROVIDER / _CHOICES: {', '.join(wrong_sms)} cannot send SMS (simulated, aws-sns, aws-sms-v2)"
+        )
+    if wrong_email:
+        problems.append(
+            f"NOTIFY_EMAIL_PROVIDER / _CHOICES: {', '.join(wrong_email)} cannot send email (simulated, ses)"
+        )
+    uses_aws = any(p in AWS_PROVIDERS for p in [*sms, *email])
+    if uses_aws and not settings.aws_region:
+        problems.append("NOTIFY_AWS_REGION is needed by the AWS providers (e.g. us-east-1)")
+    if bool(settings.aws_access_key_id) != bool(settings.aws_secret_access_key):
+        problems.append("NOTIFY_AWS_ACCESS_KEY_ID and NOTIFY_AWS_SECRET_ACCESS_KEY go together (or set neither)")
+    if (
+        ProviderName.aws_sns in sms
+        and settings.sms_origination_number
+        and not _E164.match(settings.sms_origination_number)
+    ):
+        problems.append("NOTIFY_SMS_ORIGINATION_NUMBER must be an E.164 phone number (+12025550100) for aws-sns")
+    if settings.provider_backoff_initial_seconds > settings.provider_backoff_max_seconds:
+        problems.append("NOTIFY_PROVIDER_BACKOFF_INITIAL_SECONDS is more than NOTIFY_PROVIDER_BACKOFF_MAX_SECONDS")
+    if settings.environment is Environment.production:
+        simulated = [kind for kind, names in (("SMS", sms), ("email", email)) if ProviderName.simulated in names]
+        if simulated:
+            problems.append(
+                f"the simulated provider sends nothing ({' and '.join(simulated)}); production needs "
+                "NOTIFY_SMS_PROVIDER=aws-sns|aws-sms-v2 and NOTIFY_EMAIL_PROVIDER=ses"
+            )
+        endpoints = {
+            "NOTIFY_AWS_ENDPOINT_URL": settings.aws_endpoint_url,
+            "NOTIFY_SNS_ENDPOINT_URL": settings.sns_endpoint_url,
+            "NOTIFY_SMS_V2_ENDPOINT_URL": settings.sms_v2_endpoint_url,
+            "NOTIFY_SES_ENDPOINT_URL": settings.ses_endpoint_url,
+        }
+        plain = [name for name, url in endpoints.items() if url and not url.startswith("https://")]
+        if plain:
+            problems.append(f"{', '.join(plain)} must be https:// in production")
+        if ProviderName.ses in email and settings.email_from_domain.endswith(".localhost"):
+            problems.append("NOTIFY_EMAIL_FROM_DOMAIN must be a domain verified in SES, not notify.localhost")
+    return problems
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment, turning pydantic's errors into one readable message."""
     try:
@@ -291,6 +402,10 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for error in exc.errors():
             loc = ".".join(str(part) for part in error["loc"])
-            name = f"NOTIFY_{loc.upper()}" if loc else "settings"
-            lines.append(f"  {name}: {error['msg'].removeprefix('Value error, ')}")
+            message = error["msg"].removeprefix("Value error, ")
+            if loc:
+                lines.append(f"  NOTIFY_{loc.upper()}: {message}")
+            else:
+                # Whole-settings checks name their variables themselves, one problem per line.
+                lines += [f"  {problem}" for problem in message.split("\n")]
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from exc

@@ -28,7 +28,9 @@ from notify.receipts.sns_webhook import SnsWebhook
 from notify.secrets import SecretBox
 from notify.sending.deliver import Deliverer
 from notify.sending.group_commit import GroupCommitter
+from notify.sending.provider_retry import RetryPolicy
 from notify.sending.providers.base import EmailProvider, SmsProvider
+from notify.sending.providers.registry import Providers, build_providers
 from notify.sending.providers.simulated import SimulatedProvider
 from notify.sending.rate_limit import SendRateLimiter
 from notify.sending.senders import ServiceSenders
@@ -71,8 +73,7 @@ class Runtime:
     engine: AsyncEngine
     store: ObjectStore
     queue: procrastinate.App
-    sms_provider: SmsProvider
-    email_provider: EmailProvider
+    providers: Providers
     secrets: SecretBox
     caches: Caches = field(init=False)
     committer: GroupCommitter = field(init=False)
@@ -101,8 +102,7 @@ class Runtime:
         self.deliverer = Deliverer(
             engine=self.engine,
             store=self.store,
-            sms_provider=self.sms_provider,
-            email_provider=self.email_provider,
+            providers=self.providers,
             receipts=self.schedule_simulated_receipts,
             email_from_domain=self.settings.email_from_domain,
             default_region=self.settings.default_phone_region,
@@ -111,6 +111,12 @@ class Runtime:
             rate_limiter=SendRateLimiter(self.engine),
             sms_rate=self.settings.sms_sender_rate,
             email_rate=self.settings.email_sender_rate,
+            retry=RetryPolicy(
+                max_attempts=self.settings.provider_max_attempts,
+                throttle_max_wait=self.settings.provider_throttle_max_wait_seconds,
+                backoff_initial=self.settings.provider_backoff_initial_seconds,
+                backoff_max=self.settings.provider_backoff_max_seconds,
+            ),
         )
 
     async def defer_delivery(self, conn: AsyncConnection, job_id: uuid.UUID, first_row: int, last_row: int) -> None:
@@ -159,7 +165,10 @@ async def open_runtime(
     email_provider: EmailProvider | None = None,
     store: ObjectStore | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Providers and the store can be injected (fakes in tests); by default they come from settings."""
+    """Providers and the store can be injected (fakes in tests); by default they come from settings.
+
+    An injected provider is registered under its own name and becomes the default for its kind.
+    """
     from notify.worker import register_tasks
 
     database_url = resolve_database_url(settings)
@@ -170,14 +179,15 @@ async def open_runtime(
     queue = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=libpq_url(database_url), min_size=1, max_size=4)
     )
+    providers = build_providers(settings, simulated)
+    providers.use_as_default(sms=sms_provider, email=email_provider)
     runtime = Runtime(
         settings=settings,
         database_url=database_url,
         engine=engine,
         store=store or open_object_store(settings),
         queue=queue,
-        sms_provider=sms_provider or simulated,
-        email_provider=email_provider or simulated,
+        providers=providers,
         secrets=SecretBox(settings.ensure_secret_key()),
     )
     register_tasks(queue, runtime)
@@ -192,4 +202,5 @@ async def open_runtime(
                 await runtime.committer.close()
     finally:
         await runtime.sns_webhook.aclose()
+        providers.close()
         await engine.dispose()

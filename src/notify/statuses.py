@@ -74,6 +74,9 @@ REASON_LABELS: dict[str, str] = {
     "this delivery would exceed max price": "Not sent: over the price limit",
     "message body is invalid": "Not sent: the carrier rejected the message content",
     "unknown error attempting to reach phone": "Carrier could not reach the phone",
+    # Refusals at send time (notify.sending.providers.aws_sms), not carrier receipts.
+    "destination country blocked": "Not sent: country not enabled",
+    "destination phone number not verified": "Not sent: number not verified (sandbox)",
 }
 
 

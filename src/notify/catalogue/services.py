@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -14,6 +15,8 @@ from notify.recipients.email import normalise_email
 from notify.recipients.phone import normalise_phone
 
 MAX_RETENTION_DAYS = 7
+# Said instead of a provider's name to send through the configured default again (stored as NULL).
+DEFAULT_PROVIDER = "default"
 
 
 class ServiceNotFound(Exception):
@@ -34,9 +37,14 @@ class ServiceRecord:
     rate_limit: int
     international_sms: bool
     data_retention_days: int
+    sms_provider: str | None = None  # None: the configured default
+    email_provider: str | None = None
 
 
-_COLUMNS = "id, name, active, restricted, message_limit, rate_limit, international_sms, data_retention_days"
+_COLUMNS = (
+    "id, name, active, restricted, message_limit, rate_limit, international_sms, data_retention_days, "
+    "sms_provider, email_provider"
+)
 
 
 async def create_service(
@@ -104,6 +112,45 @@ async def update_service(
                 "UPDATE services SET active = :active, restricted = :restricted, message_limit = :message_limit, "
                 "rate_limit = :rate_limit, international_sms = :international_sms, "
                 f"data_retention_days = :data_retention_days WHERE id = :id RETURNING {_COLUMNS}"
+            ),
+            {**values, "id": service_id},
+        )
+    ).one()
+    return ServiceRecord(*row)
+
+
+async def choose_providers(
+    conn: AsyncConnection,
+    service_id: uuid.UUID,
+    *,
+    sms: str | None = None,
+    email: str | None = None,
+    available_sms: Collection[str],
+    available_email: Collection[str],
+) -> ServiceRecord:
+    """Send this service through a named provider (or DEFAULT_PROVIDER); None leaves a kind as it is.
+
+    Only providers this deployment has configured may be chosen, so a typo cannot silently route
+    a service's messages through the default.
+    """
+    current = await get_service(conn, service_id)
+    values = {"sms_provider": current.sms_provider, "email_provider": current.email_provider}
+    for column, chosen, available in (("sms_provider", sms, available_sms), ("email_provider", email, available_email)):
+        if chosen is None:
+            continue
+        if chosen == DEFAULT_PROVIDER:
+            values[column] = None
+        elif chosen in available:
+            values[column] = chosen
+        else:
+            kind = column.removesuffix("_provider")
+            choices = ", ".join([*available, DEFAULT_PROVIDER])
+            raise InvalidService(f"{chosen!r} is not a configured {kind} provider; choose one of: {choices}")
+    row = (
+        await conn.execute(
+            text(
+                "UPDATE services SET sms_provider = :sms_provider, email_provider = :email_provider "
+                f"WHERE id = :id RETURNING {_COLUMNS}"
             ),
             {**values, "id": service_id},
         )

@@ -63,9 +63,13 @@ def service_update(
     rate_limit: Annotated[int | None, typer.Option(min=1)] = None,
     international_sms: Annotated[bool | None, typer.Option("--international-sms/--no-international-sms")] = None,
     retention_days: Annotated[int | None, typer.Option(min=1, max=7)] = None,
+    sms_provider: Annotated[str | None, typer.Option(
+        help="Send this service's SMS through a configured provider (aws-sns, aws-sms-v2, ...), or 'default'.")] = None,
+    email_provider: Annotated[str | None, typer.Option(
+        help="Send this service's email through a configured provider (ses, ...), or 'default'.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Change a service's mode, limits or retention."""
+    """Change a service's mode, limits, retention or providers."""
     from notify.catalogue import services
 
     async def work(conn: Any, settings: Settings) -> dict[str, Any]:
@@ -74,9 +78,17 @@ def service_update(
             message_limit=message_limit, rate_limit=rate_limit, international_sms=international_sms,
             data_retention_days=retention_days,
         )
+        if sms_provider is not None or email_provider is not None:
+            svc = await services.choose_providers(
+                conn, service, sms=sms_provider, email=email_provider,
+                available_sms=[p.value for p in settings.available_sms_providers],
+                available_email=[p.value for p in settings.available_email_providers],
+            )
         return {"id": str(svc.id), "name": svc.name, "active": svc.active, "trial_mode": svc.restricted,
                 "message_limit": svc.message_limit, "rate_limit": svc.rate_limit,
-                "international_sms": svc.international_sms, "data_retention_days": svc.data_retention_days}
+                "international_sms": svc.international_sms, "data_retention_days": svc.data_retention_days,
+                "sms_provider": svc.sms_provider or services.DEFAULT_PROVIDER,
+                "email_provider": svc.email_provider or services.DEFAULT_PROVIDER}
 
     result = run_admin(work)
     emit(as_json, result, f"updated service [bold]{result['name']}[/bold] {result['id']}")

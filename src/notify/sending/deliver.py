@@ -9,11 +9,20 @@ killed between the two leaves claimed rows without a reference; the retried task
 those as technical-failure instead of sending them again, because a provider cannot be asked
 whether it already has them.  So a row is never sent twice, and the in-doubt window is at most
 one claim of rows per killed worker (settings.claim_rows).
+
+The same rule decides what happens when a provider does not answer: a request that timed out
+after it was sent is technical-failure ("in doubt"), never retried, because the provider may have
+accepted it.  Throttling and errors the provider did answer with are retried as
+notify.sending.provider_retry explains; a throttled message waits out its backoff without a
+concurrency slot, and outcomes are recorded as they arrive (notify.sending.in_flight), so the
+rest of the chunk is sent and recorded meanwhile, later claims included.  A worker killed while a
+message waits leaves it claimed without a reference: in doubt, like any other (so the in-doubt
+window is one claim plus the few messages still backing off).
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -32,11 +41,22 @@ from notify.receipts.apply import Receipt, apply_parked_for
 from notify.recipients.batch_file import RecipientRow
 from notify.recipients.lookup import read_rows
 from notify.recipients.phone import is_international
-from notify.sending.providers.base import EmailMessage, EmailProvider, ProviderError, SmsMessage, SmsProvider
+from notify.sending.in_flight import InFlight
+from notify.sending.provider_retry import RetryPolicy, send_with_retries
+from notify.sending.providers.base import (
+    EmailMessage,
+    EmailProvider,
+    PermanentProviderError,
+    ProviderError,
+    SendResult,
+    SmsMessage,
+    SmsProvider,
+)
+from notify.sending.providers.registry import Providers
 from notify.sending.providers.simulated import simulated_outcome
 from notify.sending.rate_limit import SendRateLimiter
 from notify.sending.senders import ServiceSenders, load_senders
-from notify.statuses import Status
+from notify.statuses import FINAL, Status
 from notify.storage import ObjectStore
 from notify.templates import MissingPersonalisation, SmsTooLong, render_email, render_sms, sms_length
 
@@ -68,7 +88,7 @@ _RECORD = text(
         SET status = o.status, provider = o.provider, provider_reference = o.reference,
             provider_response = o.response, billable_units = o.billable, international = o.international,
             updated_at = :now,
-            completed_at = CASE WHEN o.status = 'technical-failure' THEN :now ELSE NULL END
+            completed_at = CASE WHEN o.status = ANY(CAST(:final AS text[])) THEN :now ELSE NULL END
         FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:providers AS text[]),
                     CAST(:refs AS text[]), CAST(:responses AS text[]), CAST(:billable AS int[]),
                     CAST(:international AS boolean[]))
@@ -105,12 +125,19 @@ class _Outcome:
     international: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """The providers one service sends through (its own choice, or the configured defaults)."""
+
+    sms: SmsProvider
+    email: EmailProvider
+
+
 @dataclass
 class Deliverer:
     engine: AsyncEngine
     store: ObjectStore
-    sms_provider: SmsProvider
-    email_provider: EmailProvider
+    providers: Providers
     receipts: ReceiptSink
     email_from_domain: str
     default_region: str = "US"
@@ -119,6 +146,8 @@ class Deliverer:
     rate_limiter: SendRateLimiter | None = None
     sms_rate: float = 0.0
     email_rate: float = 0.0
+    retry: RetryPolicy = RetryPolicy()
+    record_linger: float = 1.0  # longest a finished send waits to be recorded with others still in flight
 
     async def deliver_rows(self, job_id: uuid.UUID, first_row: int, last_row: int) -> int:
         """Send every still-'created' notification in the range; safe to run again after a crash."""
@@ -128,10 +157,14 @@ class Deliverer:
             except JobNotFound:
                 logger.warning("job vanished before delivery", action="deliver.no_job", job_id=str(job_id))
                 return 0
-            service_name = (
-                await conn.execute(text("SELECT name FROM services WHERE id = :id"), {"id": job.service_id})
-            ).scalar_one()
-            senders = await load_senders(conn, job.service_id, service_name, self.email_from_domain)
+            service = (
+                await conn.execute(
+                    text("SELECT name, sms_provider, email_provider FROM services WHERE id = :id"),
+                    {"id": job.service_id},
+                )
+            ).one()
+            senders = await load_senders(conn, job.service_id, service.name, self.email_from_domain)
+        route = _Route(self.providers.sms_for(service.sms_provider), self.providers.email_for(service.email_provider))
         await self._resolve_in_doubt(job_id, first_row, last_row)
         rows = await self._unsent(job_id, first_row, last_row)
         sent = 0
@@ -140,8 +173,15 @@ class Deliverer:
             recipients = await read_rows(
                 self.store, job.file, [r.job_row_number for r in rows], default_region=self.default_region
             )
-            for start in range(0, len(rows), self.claim_rows):
-                sent += await self._deliver_claim(rows[start : start + self.claim_rows], recipients, templates, senders)
+            flight: InFlight[_Outcome] = InFlight(self.concurrency, self._record, linger=self.record_linger)
+            try:
+                for start in range(0, len(rows), self.claim_rows):
+                    claim = rows[start : start + self.claim_rows]
+                    await self._deliver_claim(claim, recipients, templates, senders, route, flight)
+                await flight.finish()
+            finally:
+                await flight.cancel()
+            sent = flight.started
         if job.kind is JobKind.upload:
             async with self.engine.begin() as conn:
                 if await finish_chunk(conn, job_id, first_row):
@@ -184,7 +224,9 @@ class Deliverer:
         recipients: dict[int, RecipientRow | None],
         templates: dict[tuple[uuid.UUID, int], Any],
         senders: ServiceSenders,
-    ) -> int:
+        route: _Route,
+        flight: InFlight[_Outcome],
+    ) -> None:
         async with self.engine.begin() as conn:
             claimed_ids = set(
                 (
@@ -199,19 +241,19 @@ class Deliverer:
             )
         claimed = [r for r in rows if r.id in claimed_ids]
         if not claimed:
-            return 0
-        await self._wait_for_rate(claimed, senders)
-        limit = asyncio.Semaphore(self.concurrency)
+            return
+        await self._wait_for_rate(claimed, senders, route)
+        for row in claimed:
+            flight.start(self._send_one(row, recipients.get(row.job_row_number), templates, senders, route, flight))
+        # On to the next claim once everything is sent, except messages waiting out a backoff.
+        await flight.settle()
 
-        async def one(row: _Row) -> _Outcome:
-            async with limit:
-                return await self._send_one(row, recipients.get(row.job_row_number), templates, senders)
+    def _rate_bucket(self, row: _Row, senders: ServiceSenders, route: _Route) -> tuple[str, float]:
+        if row.notification_type is TemplateType.sms:
+            return f"sms:{senders.sms_sender(row.sender_id)}", self.sms_rate
+        return f"email:{route.email.name}", self.email_rate
 
-        outcomes = await asyncio.gather(*(one(r) for r in claimed))
-        await self._record(outcomes)
-        return len(outcomes)
-
-    async def _wait_for_rate(self, rows: Sequence[_Row], senders: ServiceSenders) -> None:
+    async def _wait_for_rate(self, rows: Sequence[_Row], senders: ServiceSenders, route: _Route) -> None:
         """Hold this claim until its sender's shared token bucket allows it (all workers together)."""
         if self.rate_limiter is None:
             return
@@ -219,10 +261,7 @@ class Deliverer:
         for row in rows:
             if row.key_type is KeyType.test:
                 continue
-            if row.notification_type is TemplateType.sms:
-                key = (f"sms:{senders.sms_sender(row.sender_id)}", self.sms_rate)
-            else:
-                key = (f"email:{self.email_provider.name}", self.email_rate)
+            key = self._rate_bucket(row, senders, route)
             wanted[key] = wanted.get(key, 0) + 1
         for (bucket, rate), count in wanted.items():
             while count > 0 and rate > 0:
@@ -234,6 +273,8 @@ class Deliverer:
         recipient: RecipientRow | None,
         templates: dict[tuple[uuid.UUID, int], Any],
         senders: ServiceSenders,
+        route: _Route,
+        flight: InFlight[_Outcome],
     ) -> _Outcome:
         if recipient is None:
             return _Outcome(row.id, Status.technical_failure, None, None, None, "recipient file missing or expired")
@@ -248,22 +289,36 @@ class Deliverer:
             # Test keys never reach a provider, but follow the same status path as a real send.
             return _Outcome(row.id, Status.sending, None, f"test-{row.id}", simulated_outcome(message.to), None,
                             billable, international)
+        provider: SmsProvider | EmailProvider
+        send: Callable[[], Awaitable[SendResult]]
+        if isinstance(message, SmsMessage):
+            provider = route.sms
+            send = functools.partial(route.sms.send_sms, message)
+        else:
+            provider = route.email
+            send = functools.partial(route.email.send_email, message)
+
+        async def before_retry(error: ProviderError, retry: int, waited: float) -> None:
+            logger.info("retrying provider", action="deliver.retry", notification_id=str(row.id),
+                        provider=provider.name, error=type(error).__name__, code=error.code, retry=retry,
+                        waited=round(waited, 3))
+            bucket, rate = self._rate_bucket(row, senders, route)
+            if self.rate_limiter is not None and rate > 0:
+                await self.rate_limiter.acquire(bucket, 1, rate=rate)  # a retry is another send
+
         try:
-            if isinstance(message, SmsMessage):
-                provider = self.sms_provider.name
-                result = await self.sms_provider.send_sms(message)
-            else:
-                provider = self.email_provider.name
-                result = await self.email_provider.send_email(message)
+            result = await send_with_retries(send, self.retry, slot=flight.slot, rest=flight.rest,
+                                             on_retry=before_retry)
         except ProviderError as exc:
-            logger.warning(
-                "provider refused message",
-                action="deliver.provider_error",
-                notification_id=str(row.id),
-                error=type(exc).__name__,
-            )
-            return _Outcome(row.id, Status.technical_failure, None, None, None, type(exc).__name__, billable, international)
-        return _Outcome(row.id, Status.sending, provider, result.provider_reference, result.final_status,
+            # Never the provider's own message: it can echo the recipient.  Reason and code only.
+            logger.warning("provider refused message", action="deliver.provider_error", notification_id=str(row.id),
+                           provider=provider.name, error=type(exc).__name__, code=exc.code)
+            if isinstance(exc, PermanentProviderError):
+                return _Outcome(row.id, Status.permanent_failure, provider.name, None, None, exc.reason,
+                                billable, international)
+            return _Outcome(row.id, Status.technical_failure, provider.name, None, None, str(exc),
+                            billable, international)
+        return _Outcome(row.id, Status.sending, provider.name, result.provider_reference, result.final_status,
                         result.response, billable, international)
 
     async def _record(self, outcomes: Sequence[_Outcome]) -> None:
@@ -273,6 +328,7 @@ class Deliverer:
                 _RECORD,
                 {
                     "now": now,
+                    "final": sorted(status.value for status in FINAL),
                     "ids": [o.notification_id for o in outcomes],
                     "statuses": [o.status.value for o in outcomes],
                     "providers": [o.provider for o in outcomes],
