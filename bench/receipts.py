@@ -27,7 +27,6 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +34,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import BenchEnv, create_env, install_signal_handlers, log  # noqa: E402
+from _server import BenchEnv, create_env, install_signal_handlers, log
 
-from notify.db.engine import create_engine  # noqa: E402
-from notify.receipts.apply import Receipt, apply_receipts  # noqa: E402
-from notify.statuses import Status  # noqa: E402
+from notify.db.engine import create_engine
+from notify.receipts.apply import Receipt, apply_receipts
+from notify.statuses import Status
 
 TARGET = 100_000  # receipts/s, shared/DESIGN.md
 ANCHOR_BATCH = 1_000
