@@ -144,9 +144,9 @@ def _anchor_statements(batch: Sequence[Receipt]) -> list[tuple[str, dict[str, An
             response_cases.append(f"WHEN provider_reference = :r{i} THEN :p{i}")
             refs.append(f":r{i}")
         statements.append((
-            f"UPDATE notifications SET status = :status, carrier = CASE {' '.join(carrier_cases)} END, "
-            f"provider_response = CASE {' '.join(response_cases)} END "
-            f"WHERE provider_reference IN ({', '.join(refs)})",
+            (f"UPDATE notifications SET status = :status, carrier = CASE {' '.join(carrier_cases)} END, "
+             f"provider_response = CASE {' '.join(response_cases)} END "
+             f"WHERE provider_reference IN ({', '.join(refs)})"),
             params,
         ))
     return statements
