@@ -174,7 +174,9 @@ async def open_runtime(
     database_url = resolve_database_url(settings)
     engine = create_engine(database_url, pool_size=settings.database_pool_size)
     simulated = SimulatedProvider(
-        latency_seconds=settings.simulated_send_latency_ms / 1000, send_log=settings.simulated_send_log
+        latency_seconds=settings.simulated_send_latency_ms / 1000,
+        send_log=settings.simulated_send_log,
+        default_region=settings.default_phone_region,
     )
     queue = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=libpq_url(database_url), min_size=1, max_size=4)

@@ -116,5 +116,6 @@ async def test_international_numbers_need_the_permission(
     international = await create_account(runtime, international_sms=True)
     accepted = await _sms(client, international, "+447700900123", KeyType.normal)
     assert accepted.status_code == 201, accepted.text
-    got = await wait_for_status(client, international, accepted.json()["id"], "delivered")
+    # Sent abroad: like GOV.UK Notify, 'sent' (international), not 'delivered'.
+    got = await wait_for_status(client, international, accepted.json()["id"], "sent")
     assert got["phone_number"] == "+447700900123"

@@ -287,7 +287,8 @@ class Deliverer:
         billable, international = _billing(message, self.default_region)
         if row.key_type is KeyType.test:
             # Test keys never reach a provider, but follow the same status path as a real send.
-            return _Outcome(row.id, Status.sending, None, f"test-{row.id}", simulated_outcome(message.to), None,
+            return _Outcome(row.id, Status.sending, None, f"test-{row.id}",
+                            simulated_outcome(message.to, international=international), None,
                             billable, international)
         provider: SmsProvider | EmailProvider
         send: Callable[[], Awaitable[SendResult]]

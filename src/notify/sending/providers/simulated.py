@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from notify.recipients.phone import is_international
 from notify.sending.providers.base import EmailMessage, SendResult, SmsMessage
 from notify.statuses import Status
 
@@ -30,8 +31,9 @@ SIMULATED_OUTCOMES: dict[str, Status] = {
 }
 
 
-def simulated_outcome(recipient: str) -> Status:
-    return SIMULATED_OUTCOMES.get(recipient.lower(), Status.delivered)
+def simulated_outcome(recipient: str, *, international: bool = False) -> Status:
+    """International SMS end 'sent', as on GOV.UK Notify: carriers abroad rarely send receipts back."""
+    return SIMULATED_OUTCOMES.get(recipient.lower(), Status.sent if international else Status.delivered)
 
 
 @dataclass
@@ -48,6 +50,7 @@ class SimulatedProvider:
     name: str = "simulated"
     sent: deque[SmsMessage | EmailMessage] = field(default_factory=deque)
     send_log: Path | None = None  # tests: one line per accepted message, its reference only
+    default_region: str = "US"  # numbers outside it are international
 
     def _log(self, reference: str) -> None:
         if self.send_log is not None:
@@ -59,7 +62,8 @@ class SimulatedProvider:
         await self._wait()
         self._record(message)
         self._log(message.reference)
-        return SendResult(provider_reference=f"sim-{uuid.uuid4()}", final_status=simulated_outcome(message.to))
+        outcome = simulated_outcome(message.to, international=is_international(message.to, self.default_region))
+        return SendResult(provider_reference=f"sim-{uuid.uuid4()}", final_status=outcome)
 
     async def send_email(self, message: EmailMessage) -> SendResult:
         await self._wait()
