@@ -13,6 +13,7 @@ from sqlalchemy import text
 from notify.catalogue.callbacks import set_delivery_callback
 from notify.runtime import Runtime
 from tests.support.accounts import Account
+from tests.support.sending import send
 
 BEARER_TOKEN = "callback-token-0123456789"
 
@@ -24,13 +25,7 @@ async def register_callback(runtime: Runtime, account: Account, url: str, token:
 
 
 async def send_sms(client: httpx.AsyncClient, account: Account, number: str, reference: str | None = None) -> str:
-    payload: dict[str, Any] = {"phone_number": number, "template_id": str(account.sms_template_id),
-                               "personalisation": {"name": "Ada", "day": "Friday"}}
-    if reference is not None:
-        payload["reference"] = reference
-    response = await client.post("/v2/notifications/sms", json=payload, headers=account.headers())
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+    return await send(client, account, number, reference=reference)
 
 
 async def outbox_rows(runtime: Runtime) -> list[tuple[str, int, str | None]]:

@@ -14,7 +14,11 @@ import pytest
 from sqlalchemy import text
 
 from notify.callbacks.claims import claim_due
-from notify.callbacks.dispatch import CallbackDispatcher, CallbackPolicy, callback_client
+from notify.callbacks.dispatch import (
+    CallbackDispatcher,
+    CallbackPolicy,
+    callback_client,
+)
 from notify.catalogue.callbacks import remove_delivery_callback
 from notify.config import Settings
 from notify.runtime import Runtime

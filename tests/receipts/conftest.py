@@ -13,7 +13,14 @@ from collections.abc import Iterator
 import pytest
 
 from notify.config import Settings
-from tests.support.sns import SNS_HOST_PATTERN, AwsServer, Pki, Signer, make_pki, serve_aws
+from tests.support.sns import (
+    SNS_HOST_PATTERN,
+    AwsServer,
+    Pki,
+    Signer,
+    make_pki,
+    serve_aws,
+)
 
 
 @pytest.fixture(scope="session")

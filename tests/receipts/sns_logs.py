@@ -7,10 +7,8 @@ references.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,13 +16,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-import httpx
 from botocore.config import Config
 from sqlalchemy import text
 
 from notify.runtime import Runtime
-from tests.fixtures.moto_server import MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SECRET_ACCESS_KEY
-from tests.support.accounts import Account
+from tests.fixtures.moto_server import (
+    MOTO_ACCESS_KEY_ID,
+    MOTO_REGION,
+    MOTO_SECRET_ACCESS_KEY,
+)
+from tests.support.sending import recorded_references
 
 STREAM = "2b6c6a4f-sms-delivery"
 
@@ -131,39 +132,8 @@ def put_events(client: Any, group: str, events: Iterable[tuple[datetime, str]]) 
     )
 
 
-async def send_sms(client: httpx.AsyncClient, account: Account, numbers: Iterable[str]) -> list[str]:
-    """Send through POST /v2/notifications/sms; returns the notification ids in order."""
-    ids = []
-    for number in numbers:
-        response = await client.post(
-            "/v2/notifications/sms",
-            json={"phone_number": number, "template_id": str(account.sms_template_id),
-                  "personalisation": {"name": "Sam", "day": "Monday"}},
-            headers=account.headers(),
-        )
-        assert response.status_code == 201, response.text
-        ids.append(response.json()["id"])
-    return ids
-
-
 async def provider_references(runtime: Runtime, ids: list[str], timeout: float = 15.0) -> list[str]:
-    """Wait until the worker has handed each notification to the provider; its references, in order."""
-    deadline = time.monotonic() + timeout
-    while True:
-        async with runtime.engine.connect() as conn:
-            rows = dict(
-                (
-                    await conn.execute(
-                        text("SELECT id::text, provider_reference FROM notifications "
-                             "WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'sending'"),
-                        {"ids": ids},
-                    )
-                ).all()
-            )
-        if all(rows.get(i) for i in ids):
-            return [rows[i] for i in ids]
-        assert time.monotonic() < deadline, "the worker never sent every notification"
-        await asyncio.sleep(0.05)
+    return await recorded_references(runtime.engine, ids, timeout)
 
 
 async def notification_rows(runtime: Runtime, ids: list[str]) -> list[dict[str, Any]]:

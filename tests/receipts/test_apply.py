@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -20,6 +18,7 @@ from notify.statuses import Status
 from tests.support.accounts import Account
 from tests.support.pii_audit import PiiAudit
 from tests.support.polling import wait_for_status
+from tests.support.sending import recorded_references, send_sms
 
 
 @pytest.fixture
@@ -29,34 +28,14 @@ def settings(settings: Settings) -> Settings:
 
 
 async def _send(client: httpx.AsyncClient, account: Account, numbers: Sequence[str]) -> list[str]:
-    ids = []
-    for number in numbers:
-        response = await client.post(
-            "/v2/notifications/sms",
-            json={"phone_number": number, "template_id": str(account.sms_template_id),
-                  "personalisation": {"name": "Ada", "day": "Friday"}},
-            headers=account.headers(),
-        )
-        assert response.status_code == 201, response.text
-        ids.append(response.json()["id"])
+    ids = await send_sms(client, account, numbers)
     for notification_id in ids:
         await wait_for_status(client, account, notification_id, "sending")
     return ids
 
 
 async def _references(engine: AsyncEngine, ids: Sequence[str]) -> list[str]:
-    """Wait for the sends to be recorded ('sending' shows as soon as rows are claimed)."""
-    deadline = time.monotonic() + 15
-    while True:
-        async with engine.connect() as conn:
-            rows = dict((await conn.execute(
-                text("SELECT id::text, provider_reference FROM notifications WHERE id = ANY(CAST(:ids AS uuid[]))"),
-                {"ids": list(ids)},
-            )).all())
-        if all(rows.get(i) for i in ids):
-            return [rows[i] for i in ids]
-        assert time.monotonic() < deadline, "sends were never recorded"
-        await asyncio.sleep(0.05)
+    return await recorded_references(engine, ids)
 
 
 async def _state(engine: AsyncEngine, notification_id: str) -> tuple[str, str | None, str | None]:

@@ -33,7 +33,11 @@ from notify.receipts.cloudwatch import (
 from notify.receipts.cloudwatch_logs import LogWindowReader
 from notify.runtime import Runtime
 from notify.statuses import label
-from tests.fixtures.moto_server import MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SECRET_ACCESS_KEY
+from tests.fixtures.moto_server import (
+    MOTO_ACCESS_KEY_ID,
+    MOTO_REGION,
+    MOTO_SECRET_ACCESS_KEY,
+)
 from tests.receipts.sns_logs import (
     SnsLogGroups,
     create_log_groups,
@@ -43,11 +47,11 @@ from tests.receipts.sns_logs import (
     notification_rows,
     provider_references,
     put_events,
-    send_sms,
     unknown_reference,
 )
 from tests.support.accounts import Account
 from tests.support.pii_audit import PiiAudit
+from tests.support.sending import send_sms
 
 LAG = timedelta(seconds=10)
 

@@ -18,7 +18,11 @@ from sqlalchemy import text
 
 from notify.config import Settings
 from notify.runtime import Runtime
-from tests.fixtures.moto_server import MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SECRET_ACCESS_KEY
+from tests.fixtures.moto_server import (
+    MOTO_ACCESS_KEY_ID,
+    MOTO_REGION,
+    MOTO_SECRET_ACCESS_KEY,
+)
 from tests.receipts.sns_logs import (
     SnsLogGroups,
     create_log_groups,
@@ -28,10 +32,10 @@ from tests.receipts.sns_logs import (
     notification_rows,
     provider_references,
     put_events,
-    send_sms,
 )
 from tests.support.accounts import Account
 from tests.support.pii_audit import PiiAudit
+from tests.support.sending import send_sms
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from notify.statuses import Status
 from tests.support.accounts import Account
 from tests.support.pii_audit import PiiAudit
 from tests.support.polling import wait_for_status
+from tests.support.sending import send_sms
 
 
 @dataclass
@@ -51,16 +52,7 @@ async def test_a_receipt_that_arrives_before_the_send_is_recorded_is_parked_then
     provider.engine = runtime.engine
     numbers = [f"+1202555{n:04d}" for n in range(191, 196)]
     pii_audit.track(*numbers)
-    ids = []
-    for number in numbers:
-        response = await client.post(
-            "/v2/notifications/sms",
-            json={"phone_number": number, "template_id": str(account.sms_template_id),
-                  "personalisation": {"name": "Ada", "day": "Friday"}},
-            headers=account.headers(),
-        )
-        assert response.status_code == 201
-        ids.append(response.json()["id"])
+    ids = await send_sms(client, account, numbers)
     for notification_id in ids:
         fetched = await wait_for_status(client, account, notification_id, "delivered")
         assert fetched["completed_at"]

@@ -26,19 +26,16 @@ from notify.sending.providers.simulated import SimulatedProvider
 from notify.statuses import label
 from tests.support.accounts import Account
 from tests.support.pii_audit import PiiAudit
-from tests.support.sns import TOPIC_ARN, AwsServer, Pki, Signer, post_sns, ses_event, sms_event
-
-
-async def _send(client: httpx.AsyncClient, account: Account, recipient: str) -> str:
-    if "@" in recipient:
-        path, body = "/v2/notifications/email", {"email_address": recipient, "template_id": str(account.email_template_id),
-                                                 "personalisation": {"name": "Kim", "case": "7"}}
-    else:
-        path, body = "/v2/notifications/sms", {"phone_number": recipient, "template_id": str(account.sms_template_id),
-                                               "personalisation": {"name": "Kim", "day": "Monday"}}
-    response = await client.post(path, json=body, headers=account.headers())
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+from tests.support.sending import send
+from tests.support.sns import (
+    TOPIC_ARN,
+    AwsServer,
+    Pki,
+    Signer,
+    post_sns,
+    ses_event,
+    sms_event,
+)
 
 
 async def _notification(runtime: Runtime, notification_id: str) -> dict[str, Any]:
@@ -83,7 +80,7 @@ async def test_ses_delivery_and_bounces_change_statuses(
 ) -> None:
     recipients = ["ada.lovelace@agency.example.gov", "grace.hopper@agency.example.gov", "alan.turing@agency.example.gov"]
     pii_audit.track(*recipients)
-    ids = [await _send(client, account, r) for r in recipients]
+    ids = [await send(client, account, r) for r in recipients]
     refs = [await _sent(runtime, i) for i in ids]
 
     events = [
@@ -113,7 +110,7 @@ async def test_sms_events_change_statuses_with_carrier_and_reason(
 ) -> None:
     phones = ["+12025550171", "+12025550172", "+12025550173", "+12025550174"]
     pii_audit.track(*phones)
-    ids = [await _send(client, account, p) for p in phones]
+    ids = [await send(client, account, p) for p in phones]
     refs = [await _sent(runtime, i) for i in ids]
     events = [
         sms_event("TEXT_DELIVERED", refs[0], phones[0], carrier="Verizon Wireless"),
@@ -144,7 +141,7 @@ async def test_unsigned_tampered_and_forged_messages_are_rejected(
 ) -> None:
     phone = "+12025550175"
     pii_audit.track(phone)
-    notification_id = await _send(client, account, phone)
+    notification_id = await send(client, account, phone)
     ref = await _sent(runtime, notification_id)
     genuine = signer.notification(sms_event("TEXT_DELIVERED", ref, phone))
     unsigned = {k: v for k, v in genuine.items() if k != "Signature"}
@@ -192,7 +189,7 @@ async def test_a_replayed_message_is_rejected_and_not_applied_again(
 ) -> None:
     phone = "+12025550176"
     pii_audit.track(phone)
-    notification_id = await _send(client, account, phone)
+    notification_id = await send(client, account, phone)
     ref = await _sent(runtime, notification_id)
     message = signer.notification(sms_event("TEXT_DELIVERED", ref, phone))
     assert (await post_sns(client, message)).status_code == 200

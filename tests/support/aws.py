@@ -13,7 +13,11 @@ from sqlalchemy import text
 from notify.app import create_app
 from notify.config import ProviderName, Settings
 from notify.runtime import Runtime
-from tests.fixtures.moto_server import MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SECRET_ACCESS_KEY
+from tests.fixtures.moto_server import (
+    MOTO_ACCESS_KEY_ID,
+    MOTO_REGION,
+    MOTO_SECRET_ACCESS_KEY,
+)
 
 EMAIL_DOMAIN = "notify.example.gov"
 
