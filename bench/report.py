@@ -634,15 +634,24 @@ def _function(frame: str) -> str:
 
 
 def decompose(env: BenchEnv) -> list[str]:
-    """In this process, no HTTP: the COPY alone, COPY + CSV parsing (stream_rows), and the whole merge
-    (open_report on the local store) for the 7-day report, once each. Says which stage caps the rate."""
-    from sqlalchemy import text
-
+    """In this process, no HTTP, 7-day report, once each: the database side alone (the grouped query,
+    ``stream_groups``), reading and parsing every recipient file alone, and the whole merge
+    (``open_report`` on the local store). CPU seconds are this process's (threads included) and
+    PostgreSQL's; together they say which side caps the rate."""
     from notify.db.engine import create_engine
-    from notify.reports import query
-    from notify.reports.query import ReportScope, report_jobs, stream_rows
+    from notify.reports.query import ReportScope, plan_chunks, report_jobs, stream_groups
+    from notify.reports.recipient_files import RecipientFiles
     from notify.reports.stream import open_report
     from notify.storage import open_store
+
+    pg_pid = env.postmaster_pid()
+
+    def clocks() -> tuple[float, float, float]:
+        return time.perf_counter(), time.process_time(), tree_cpu_seconds(pg_pid)
+
+    def took(start: tuple[float, float, float]) -> str:
+        end = clocks()
+        return f"{end[0] - start[0]:.2f} s (CPU: this process {end[1] - start[1]:.2f} s, PostgreSQL {end[2] - start[2]:.2f} s)"
 
     async def run() -> list[str]:
         out: list[str] = []
@@ -652,46 +661,38 @@ def decompose(env: BenchEnv) -> list[str]:
             scope = ReportScope(service_id=env.service_id, since=datetime.now(UTC) - timedelta(days=7))
             async with engine.connect() as conn:
                 jobs = await report_jobs(conn, scope)
-                tz = (await conn.execute(text("SELECT timezone FROM services WHERE id = :id"),
-                                         {"id": env.service_id})).scalar_one()
-            # (a) the COPY, bytes discarded
-            sql = getattr(query, "_ROWS", None)
-            if sql is not None:
-                async with engine.connect() as conn:
-                    pg = (await conn.get_raw_connection()).driver_connection
-                    t0 = time.perf_counter()
-                    newlines = size = messages = 0
-                    async with pg.transaction():
-                        await pg.execute("SELECT set_config('TimeZone', %s, true)", [tz])
-                        async with pg.cursor().copy(sql.format(filters=" AND n.created_at >= %(since)s"),
-                                                    {"jobs": [j.file.job_id for j in jobs], "service": env.service_id,
-                                                     "since": scope.since}) as copy:
-                            async for block in copy:
-                                newlines += bytes(block).count(b"\n")
-                                size += len(block)
-                                messages += 1
-                    dt = time.perf_counter() - t0
-                    out.append(f"    COPY query alone (psycopg, bytes discarded): {newlines:,} rows in {dt:.2f} s = "
-                               f"{newlines / dt:,.0f} rows/s, {size / 1e6:.0f} MB in {messages:,} CopyData messages")
-            # (b) COPY + CSV parsing into rows
+            chunks = plan_chunks(jobs)
+            # (a) the database side alone: grouped rows, arrays loaded, nothing written
             async with engine.connect() as conn:
                 pg = (await conn.get_raw_connection()).driver_connection
-                t0 = time.perf_counter()
-                n = 0
-                async for batch in stream_rows(pg, scope, jobs, timezone=tz):
-                    n += len(batch)
-                dt = time.perf_counter() - t0
-                out.append(f"    stream_rows (COPY + csv.reader):              {n:,} rows in {dt:.2f} s = {n / dt:,.0f} rows/s")
+                t0 = clocks()
+                rows = groups = 0
+                seen: set[int] = set()
+                async for index, found in stream_groups(pg, scope, jobs, chunks):
+                    groups += len(found.groups)
+                    rows += len(found)
+                    seen.add(chunks[index].job)
+                out.append(f"    database side (stream_groups): {rows:,} rows in {groups:,} groups from "
+                           f"{len(chunks):,} chunks, {took(t0)}")
+            # (b) every recipient file with rows in the report, read and parsed (8 at a time)
+            files = RecipientFiles(store, jobs, other_columns=False)
+            t0 = clocks()
+            for job in sorted(seen):
+                files.want(job)
+            for job in sorted(seen):
+                await files.get(job)
+            files.close()
+            out.append(f"    recipient files: {len(seen):,} read and parsed, {took(t0)}")
             # (c) the whole merge, no HTTP
-            t0 = time.perf_counter()
+            t0 = clocks()
             report = await open_report(engine, store, scope, filename="x.csv")
             lines = size = 0
             async for chunk in report.chunks:
                 lines += chunk.count(b"\n")
                 size += len(chunk)
-            dt = time.perf_counter() - t0
-            out.append(f"    open_report merge, local store, no HTTP:      {lines - 1:,} rows in {dt:.2f} s = "
-                       f"{(lines - 1) / dt:,.0f} rows/s, {size / 1e6:.0f} MB")
+            dt = time.perf_counter() - t0[0]
+            out.append(f"    open_report merge, local store, no HTTP: {lines - 1:,} rows = {(lines - 1) / dt:,.0f} rows/s, "
+                       f"{size / 1e6:.0f} MB, {took(t0)}")
         finally:
             await engine.dispose()
         return out
@@ -721,7 +722,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=True,
                         help="py-spy the API during one extra 1M-row report on the first store (default on)")
     parser.add_argument("--decompose", action=argparse.BooleanOptionalAction, default=True,
-                        help="time the COPY, COPY+parse and merge stages in-process, once (default on)")
+                        help="time the database side, the file reads and the whole merge in-process, once (default on)")
     parser.add_argument("--api-env", action="append", default=[], metavar="NOTIFY_X=VALUE",
                         help="extra environment for the API process (repeatable)")
     parser.add_argument("--keep", action="store_true", help="keep the temp directory (database, objects, logs)")

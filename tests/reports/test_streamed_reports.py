@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from notify.db.models import KeyType
+from notify.reports.query import ReportScope
+from notify.reports.stream import open_report
 from notify.runtime import Runtime
 from tests.support.accounts import Account
-from tests.support.jobs import csv_bytes, upload, wait_until_all_final
+from tests.support.jobs import csv_bytes, sms_rows, upload, wait_until_all_final
 from tests.support.pii_audit import PiiAudit
 from tests.support.polling import wait_for_status
 
@@ -58,7 +61,7 @@ async def test_report_lists_api_and_spreadsheet_sends_with_recipients(
     assert (api_row["Template"], api_row["Sent By"], api_row["Status"], api_row["Client Reference"]) == (
         "Reminder", "normal key", "Delivered", "ref-0"
     )
-    assert by_recipient["'+14254147222"]["Status"] == "Phone number or email address doesn't exist"
+    assert by_recipient["'+14254147222"]["Status"] == "Phone number doesn't exist"
     upload_row = by_recipient["(202) 555-0311"]
     assert (upload_row["Batch File"], upload_row["Row Number"], upload_row["Sent By"]) == (
         "march.csv", "1", "normal key"
@@ -128,3 +131,53 @@ async def test_bad_report_requests(client: httpx.AsyncClient, account: Account) 
         assert response.json()["errors"]
     empty = _parse(await client.get("/v2/reports/notifications.csv", headers=account.headers()))
     assert empty == []
+
+
+async def test_job_report_rows_come_in_file_order_with_cells_as_uploaded(
+    client: httpx.AsyncClient, account: Account, pii_audit: PiiAudit
+) -> None:
+    numbers = [f"(202) 555-{n:04d}" for n in range(370, 382)] + ["+14254147222", "+14254147111"]
+    pii_audit.track(*numbers)
+    rows = [[number, f"Name {n}", "Mon", "=x"] for n, number in enumerate(numbers)]
+    rows[1][1] = "Smith, Jo"
+    rows[2][1] = "two\nlines"
+    header = ["phone number", "name", "day", "note", ""]  # the empty header cell is dropped
+    data = csv_bytes(rows[:3], header=header) + b"\r\n,,,\r\n" + csv_bytes(rows[3:], header=header).split(b"\r\n", 1)[1]
+    data = data.replace(b"(202) 555-0374,Name 4,Mon,=x", b"(202) 555-0374,Name 4,Mon")  # a short row
+    job = (await upload(client, account, data, filename="mixed.csv")).json()["data"]
+    await wait_until_all_final(client, account, job["id"])
+
+    report = _parse(await client.get(f"/v2/jobs/{job['id']}/report.csv", headers=account.headers()))
+    assert [r["Row Number"] for r in report] == [str(n) for n in range(1, len(numbers) + 1)]
+    assert [r["Phone Number"] for r in report] == [f"'{n}" if n.startswith("+") else n for n in numbers]
+    assert [r["name"] for r in report][:3] == ["Name 0", "Smith, Jo", "two\nlines"]
+    assert [r["note"] for r in report][3:6] == ["'=x", "", "'=x"]
+    assert {r["Status"] for r in report} == {
+        "Delivered", "Phone number doesn't exist", "Phone not accepting messages right now"
+    }
+    assert all(r["Batch File"] == "mixed.csv" and r["Sent By"] == "normal key" for r in report)
+
+    failed = _parse(await client.get("/v2/reports/notifications.csv?status=failed", headers=account.headers()))
+    assert [(r["Recipient"], r["Row Number"]) for r in failed] == [("'+14254147222", "13"), ("'+14254147111", "14")]
+
+
+async def test_a_report_abandoned_midway_leaves_the_service_healthy(
+    client: httpx.AsyncClient, account: Account, runtime: Runtime, pii_audit: PiiAudit
+) -> None:
+    rows = sms_rows(40, start=900)
+    pii_audit.track(*(r[0] for r in rows), "+12025550391")
+    await _send_sms(client, account, "+12025550391", "first")
+    job = (await upload(client, account, csv_bytes(rows))).json()["data"]
+    await wait_until_all_final(client, account, job["id"])
+    scope = ReportScope(service_id=account.service_id, since=datetime.now(UTC) - timedelta(days=1))
+
+    for stop_after in (1, 2):  # after the header; after the first rows
+        report = await open_report(runtime.engine, runtime.store, scope, filename="x.csv")
+        async for _ in report.chunks:
+            stop_after -= 1
+            if not stop_after:
+                break
+        await report.chunks.aclose()  # type: ignore[attr-defined]
+
+    complete = _parse(await client.get("/v2/reports/notifications.csv?days=1", headers=account.headers()))
+    assert len(complete) == 41

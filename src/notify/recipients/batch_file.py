@@ -52,3 +52,21 @@ def decode_batch(data: bytes, row_numbers: Sequence[int] | None = None, *, key: 
             raise MalformedRecipientFile(f"{key or 'object'} row {number} has {len(fields)} fields")
         result[number] = RecipientRow(number, fields[0], json.loads(fields[1]))
     return result
+
+
+def batch_recipients(data: bytes, *, key: str = "") -> list[str]:
+    """Every row's recipient in row order, without decoding personalisation.
+
+    Reports need only the recipient of each row; skipping the JSON makes reading a batch several
+    times faster than :func:`decode_batch`, and the checks on the file's shape are the same.
+    """
+    reader = csv.reader(io.StringIO(data.decode("utf-8")))
+    header = next(reader, None)
+    if header is None or tuple(header) != HEADER:
+        raise MalformedRecipientFile(f"{key or 'object'} is not an API batch file")
+    recipients: list[str] = []
+    for number, fields in enumerate(reader):
+        if len(fields) != 2:
+            raise MalformedRecipientFile(f"{key or 'object'} row {number} has {len(fields)} fields")
+        recipients.append(fields[0])
+    return recipients

@@ -1,22 +1,19 @@
 """What a report's columns are and how each cell is written.
 
-One place for the header, the human status labels and spreadsheet-formula neutralising, so the
-streamed endpoint, the CLI and asynchronous exports write identical files.
+One place for the header and spreadsheet-formula neutralising, so the streamed endpoint, the CLI
+and asynchronous exports write identical files. The Status column's wording is
+:func:`notify.statuses.label`'s; :mod:`notify.reports.cells` writes cells as CSV.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from notify.statuses import LABELS, Status
-
 UTF8_BOM = "\ufeff"
 MISSING_RECIPIENT = "[not available: the file has expired or is missing]"
 
 # Cells a spreadsheet would execute as a formula (OWASP's CSV-injection list).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-STATUS_LABELS: dict[str, str] = {status.value: LABELS[status] for status in Status}
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 BASE_COLUMNS = (
     "Template",
@@ -42,6 +39,6 @@ def header(template_type: str | None, file_columns: Sequence[str] = ()) -> list[
 
 def neutralise(cell: str) -> str:
     """Prefix a cell that Excel or Sheets would run as a formula, so it shows as text."""
-    if cell and cell.startswith(_FORMULA_STARTS):
+    if cell and cell.startswith(FORMULA_STARTS):
         return "'" + cell
     return cell

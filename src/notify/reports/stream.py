@@ -1,35 +1,41 @@
 """The streaming merge: notification rows in (job, row) order, joined to their recipient files.
 
-Nothing is cached and nothing is written anywhere but the output stream: each recipient file is
-read once, in order, while its rows are being written, and dropped as soon as the stream moves on.
-Small API batch objects are fetched a few jobs ahead (bounded read-ahead) so the database stream
-never waits on storage; spreadsheets are streamed chunk by chunk through their own reader.  Memory
-is bounded by one batch of rows plus the read-ahead, however long the report.
+Three things run at once, each bounded:
+
+* the database side (:func:`~notify.reports.query.stream_groups`) runs ahead of the writer by at
+  most ``READ_AHEAD_ROWS`` rows, on its own connection;
+* as soon as a job shows up there, its recipient file is requested
+  (:class:`~notify.reports.recipient_files.RecipientFiles`), so reads overlap with everything else;
+* the writer (:class:`~notify.reports.render.ChunkWriter`) turns chunk after chunk into CSV.
+
+Nothing is cached and nothing is written anywhere but the output stream; a job's file is dropped
+as soon as the writer moves past the job. Memory is bounded by the read-ahead, however long the
+report. The header goes out before any of this starts, so the first byte never waits for data.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
+from psycopg import AsyncConnection as PgConnection
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notify.db.models import JobKind
-from notify.recipients.batch_file import decode_batch
-from notify.recipients.lookup import JobFile
-from notify.recipients.spreadsheet import byte_range_for_rows
-from notify.recipients.spreadsheet_read import StreamingRowReader
-from notify.reports.columns import MISSING_RECIPIENT, STATUS_LABELS, UTF8_BOM, header, neutralise
-from notify.reports.query import ReportJob, ReportScope, report_jobs, stream_rows
-from notify.storage import ObjectNotFound, ObjectStore
+from notify.reports.cells import csv_row
+from notify.reports.columns import UTF8_BOM, header
+from notify.reports.details import RowDetails, load_row_details
+from notify.reports.query import Chunk, ChunkRows, ReportJob, ReportScope, plan_chunks, report_jobs, stream_groups
+from notify.reports.recipient_files import RecipientFiles
+from notify.reports.render import ChunkWriter, Part
+from notify.storage import ObjectStore
 
-READ_AHEAD = 16
-CHUNK = 1 << 20
+READ_AHEAD_ROWS = 100_000
+# Small chunks (API batches of a few dozen rows) are written together, up to this many rows.
+BATCH_ROWS = 5000
+OUTPUT_BYTES = 512 * 1024
 
 
 @dataclass
@@ -45,64 +51,6 @@ class ReportStream:
     rows_written: int = 0
 
 
-class _BatchSource:
-    """An API batch object: small, read whole, ahead of time."""
-
-    def __init__(self, store: ObjectStore, file: JobFile) -> None:
-        self._task = asyncio.ensure_future(self._load(store, file))
-
-    @staticmethod
-    async def _load(store: ObjectStore, file: JobFile) -> dict[int, str] | None:
-        try:
-            data = await store.get(file.object_key)
-        except ObjectNotFound:
-            return None
-        return {n: row.recipient for n, row in decode_batch(data, key=file.object_key).items()}
-
-    async def rows(self) -> dict[int, str] | None:
-        return await self._task
-
-    def cancel(self) -> None:
-        self._task.cancel()
-
-
-class _SpreadsheetSource:
-    """A spreadsheet, streamed from the row index entry at or before ``first_row``."""
-
-    def __init__(self, store: ObjectStore, file: JobFile, first_row: int) -> None:
-        start, _, start_row = byte_range_for_rows(file.row_offsets, file.data_end, first_row, first_row)
-        self._chunks = store.stream(file.object_key, start=start, chunk_size=CHUNK)
-        self._reader = StreamingRowReader(first_row_number=start_row, skip_bom=start == 0)
-        self._rows: dict[int, list[str]] = {}
-        self._high = start_row - 1
-        self._done = False
-        self.missing = False
-
-    def ready(self, row_number: int) -> list[str] | None:
-        """The row if it is in the chunk already read (the common case: no await per row)."""
-        return self._rows.get(row_number)
-
-    def passed(self, row_number: int) -> bool:
-        """True if reading further cannot produce this row (it is blank-skipped or beyond the file)."""
-        return row_number <= self._high or self._done
-
-    async def cells(self, row_number: int) -> list[str] | None:
-        while row_number > self._high and not self._done:
-            try:
-                chunk = await anext(self._chunks)
-                batch = self._reader.feed(chunk)
-            except StopAsyncIteration:
-                batch = self._reader.finish()
-                self._done = True
-            except ObjectNotFound:
-                self.missing, self._done = True, True
-                batch = []
-            if batch:
-                self._rows = dict(batch)  # rows are asked for in order: earlier ones are done with
-                self._high = batch[-1][0]
-        return self._rows.get(row_number)
-
-
 async def open_report(
     engine: AsyncEngine, store: ObjectStore, scope: ReportScope, *, filename: str
 ) -> ReportStream:
@@ -111,8 +59,9 @@ async def open_report(
         timezone = (
             await conn.execute(text("SELECT timezone FROM services WHERE id = :id"), {"id": scope.service_id})
         ).scalar_one()
+        details = await load_row_details(conn, scope.service_id, timezone)
     report = ReportStream(filename, sum(j.rows for j in jobs))
-    report.chunks = _generate(engine, store, scope, jobs, timezone, report)
+    report.chunks = _generate(engine, store, scope, jobs, details, report)
     return report
 
 
@@ -120,8 +69,8 @@ async def _generate(
     engine: AsyncEngine,
     store: ObjectStore,
     scope: ReportScope,
-    jobs: Sequence[ReportJob],
-    timezone: str,
+    jobs: list[ReportJob],
+    details: RowDetails,
     report: ReportStream,
 ) -> AsyncIterator[bytes]:
     job_report = scope.job_id is not None and bool(jobs) and jobs[0].file.kind is JobKind.upload
@@ -130,94 +79,110 @@ async def _generate(
         skip = jobs[0].file.recipient_column
         file_columns = [c for i, c in enumerate(jobs[0].file.header) if i != skip]
     template_type = scope.template_type or (jobs[0].file.template_type.value if job_report and jobs[0].file.template_type else None)
-    first = io.StringIO()
-    csv.writer(first).writerow([neutralise(c) for c in header(template_type, file_columns)])
-    yield (UTF8_BOM + first.getvalue()).encode("utf-8")
+    yield (UTF8_BOM + csv_row(header(template_type, file_columns))).encode("utf-8")
     if not jobs:
         return
 
-    position = {job.file.job_id: index for index, job in enumerate(jobs)}
-    batches: dict[uuid.UUID, _BatchSource] = {}
+    chunks = plan_chunks(jobs)
+    files = RecipientFiles(store, jobs, other_columns=job_report)
+    writer = ChunkWriter(details, other_columns=len(file_columns))
+    ahead = _ReadAhead(READ_AHEAD_ROWS)
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        reader = asyncio.ensure_future(_read(raw.driver_connection, scope, jobs, chunks, files, ahead))
+        finished = False
+        try:
+            pending: list[memoryview] = []
+            size = 0
+            while batch := await ahead.take(BATCH_ROWS):
+                parts = [Part(jobs[chunk.job], rows, await files.get(chunk.job)) for chunk, rows in batch]
+                files.release_before(batch[-1][0].job)
+                data, rows = writer.write(parts)
+                ahead.done(rows)
+                report.rows_written += rows
+                pending.append(data)
+                size += data.nbytes
+                if size >= OUTPUT_BYTES or ahead.empty():
+                    yield b"".join(pending)
+                    pending, size = [], 0
+            if pending:
+                yield b"".join(pending)
+            await reader
+            finished = True
+        finally:
+            files.close()
+            if not finished:
+                # Stopped mid-query (client gone, or an error): the connection may still be
+                # streaming, so it is closed rather than handed back to the pool.
+                reader.cancel()
+                await asyncio.wait([reader], timeout=5)
+                await conn.invalidate()
 
-    def read_ahead(index: int) -> None:
-        for job in jobs[index : index + READ_AHEAD]:
-            if job.file.kind is JobKind.api and job.file.job_id not in batches:
-                batches[job.file.job_id] = _BatchSource(store, job.file)
 
-    current: uuid.UUID | None = None
-    current_text = ""
-    column = 0
-    api_rows: dict[int, str] | None = None
-    sheet: _SpreadsheetSource | None = None
-    width = len(file_columns)
-    # Template, sender, carrier and file names repeat on every row of a job: neutralise each once.
-    # (These are service data, never recipients; recipients and references are not memoised.)
-    memo: dict[str, str] = {}
-
-    def labels(value: str) -> str:
-        found = memo.get(value)
-        if found is None:
-            found = memo[value] = neutralise(value)
-            if len(memo) > 10_000:
-                memo.clear()
-        return found
-
+async def _read(
+    pg: PgConnection,
+    scope: ReportScope,
+    jobs: Sequence[ReportJob],
+    chunks: Sequence[Chunk],
+    files: RecipientFiles,
+    ahead: _ReadAhead,
+) -> None:
+    """Feed chunks to the writer, asking for each job's file as soon as the job shows up."""
     try:
-        async with engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            async for batch in stream_rows(raw.driver_connection, scope, jobs, timezone=timezone):
-                out = io.StringIO()
-                write = csv.writer(out).writerow
-                for job_id_text, row_text, _kind, template, sent_by, carrier, status, when, batch_file, response, ref in batch:
-                    row_number = int(row_text)
-                    if job_id_text != current_text:
-                        if current is not None and current in batches:
-                            batches.pop(current)
-                        current_text, job_id = job_id_text, uuid.UUID(job_id_text)
-                        current = job_id
-                        index = position[job_id]
-                        read_ahead(index)
-                        file = jobs[index].file
-                        column = file.recipient_column
-                        if file.kind is JobKind.api:
-                            api_rows, sheet = await batches[job_id].rows(), None
-                        else:
-                            api_rows, sheet = None, _SpreadsheetSource(store, file, row_number)
-                    extra: list[str] = []
-                    if sheet is not None:
-                        cells = sheet.ready(row_number)
-                        if cells is None and not sheet.passed(row_number):
-                            cells = await sheet.cells(row_number)
-                        if cells is None:
-                            recipient = MISSING_RECIPIENT
-                            extra = [""] * width
-                        else:
-                            recipient = cells[column] if column < len(cells) else ""
-                            if job_report:
-                                extra = [c for i, c in enumerate(cells) if i != column]
-                                extra = (extra + [""] * width)[:width]
-                        shown_row = str(row_number + 1)
-                    else:
-                        found = api_rows.get(row_number) if api_rows is not None else None
-                        recipient = found if found is not None else MISSING_RECIPIENT
-                        shown_row = ""
-                    write(
-                        [
-                            neutralise(recipient),
-                            labels(template),
-                            labels(sent_by),
-                            labels(carrier),
-                            STATUS_LABELS.get(status, status),
-                            when,
-                            labels(batch_file),
-                            neutralise(response),
-                            shown_row,
-                            neutralise(ref),
-                            *[neutralise(c) for c in extra],
-                        ]
-                    )
-                report.rows_written += len(batch)
-                yield out.getvalue().encode("utf-8")
-    finally:
-        for source in batches.values():
-            source.cancel()
+        async for index, rows in stream_groups(pg, scope, jobs, chunks):
+            chunk = chunks[index]
+            files.want(chunk.job)
+            await ahead.put(chunk, rows)
+    except BaseException as exc:
+        ahead.fail(exc)
+        raise
+    ahead.close()
+
+
+class _ReadAhead:
+    """A queue of chunks bounded by the rows in it (one chunk always fits). One event loop, no locks."""
+
+    def __init__(self, max_rows: int) -> None:
+        self._max_rows = max_rows
+        self._rows = 0
+        self._items: asyncio.Queue[tuple[Chunk, ChunkRows] | None] = asyncio.Queue()
+        self._room = asyncio.Event()
+        self._error: BaseException | None = None
+
+    async def put(self, chunk: Chunk, rows: ChunkRows) -> None:
+        while self._rows and self._rows + len(rows) > self._max_rows:
+            self._room.clear()
+            await self._room.wait()
+        self._rows += len(rows)
+        self._items.put_nowait((chunk, rows))
+
+    async def take(self, max_rows: int) -> list[tuple[Chunk, ChunkRows]]:
+        """The next chunk, and the ones after it that are ready, up to ``max_rows`` rows; [] at the end."""
+        batch: list[tuple[Chunk, ChunkRows]] = []
+        rows = 0
+        while not batch or (rows < max_rows and not self._items.empty()):
+            item = self._items.get_nowait() if batch else await self._items.get()
+            if item is None:
+                self._items.put_nowait(None)  # the end stays visible to the next call
+                if self._error is not None:
+                    raise self._error
+                break
+            batch.append(item)
+            rows += len(item[1])
+        return batch
+
+    def done(self, rows: int) -> None:
+        """The writer has finished with ``rows`` rows: let the reader run further ahead."""
+        self._rows -= rows
+        self._room.set()
+
+    def empty(self) -> bool:
+        return self._items.empty()
+
+    def close(self) -> None:
+        self._items.put_nowait(None)
+
+    def fail(self, error: BaseException) -> None:
+        if not isinstance(error, asyncio.CancelledError):
+            self._error = error
+        self._items.put_nowait(None)
