@@ -86,7 +86,9 @@ def test_bad_urls_and_tokens_are_refused_clearly(env: dict[str, str]) -> None:
                                        "--bearer-token", TOKEN)
     # Development and test accept plain http (a local receiver); production only https.
     _run(env, *base, "--url", "http://127.0.0.1:9000/cb", "--bearer-token", TOKEN, "--json")
-    production = {**env, "NOTIFY_ENVIRONMENT": "production"}
+    production = {**env, "NOTIFY_ENVIRONMENT": "production", "NOTIFY_SMS_PROVIDER": "aws-sns",
+                  "NOTIFY_EMAIL_PROVIDER": "ses", "NOTIFY_AWS_REGION": "us-east-1",
+                  "NOTIFY_EMAIL_FROM_DOMAIN": "notify.agency.gov"}
     assert "must start with https://" in _fails(
         production, *base, "--url", "http://127.0.0.1:9000/cb", "--bearer-token", TOKEN)
     _run(production, *base, "--url", "https://hooks.agency.gov/cb", "--bearer-token", TOKEN, "--json")

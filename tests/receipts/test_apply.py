@@ -72,6 +72,9 @@ async def test_statuses_only_move_forward_whatever_the_order(
     assert await _state(engine, ids[0]) == ("delivered", "Verizon", "Message has been accepted by phone carrier")
     assert await _state(engine, ids[1]) == ("permanent-failure", "AT&T", "Phone carrier has blocked this message")
     assert (await _state(engine, ids[2]))[:2] == ("delivered", "T-Mobile")
+    report = await client.get("/v2/reports/notifications.csv?days=1", headers=account.headers())
+    assert report.status_code == 200
+    assert "Carrier rejected" in report.text  # the human label for the AT&T block
 
     fetched = await wait_for_status(client, account, ids[0], "delivered")
     assert fetched["completed_at"]
@@ -125,6 +128,8 @@ async def test_notifications_without_a_receipt_time_out_as_temporary_failure(
     assert (await _state(runtime.engine, answered))[0] == "delivered"
     fetched = await wait_for_status(client, account, old, "temporary-failure")
     assert fetched["completed_at"]
+    report = await client.get("/v2/reports/notifications.csv?days=1&status=failed", headers=account.headers())
+    assert "No delivery receipt from the carrier" in report.text
     # A late receipt after the timeout cannot resurrect it: failures are final.
     await _apply(runtime.engine, Receipt(refs[0], Status.delivered))
     assert (await _state(runtime.engine, old))[0] == "temporary-failure"
