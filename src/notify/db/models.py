@@ -248,7 +248,9 @@ class Notification(Base):
     billable_units: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     status: Mapped[str] = mapped_column(String(20), default="created", server_default=text("'created'"))
     provider: Mapped[str | None] = mapped_column(String(32))
-    provider_reference: Mapped[str | None] = mapped_column(String(255))
+    provider_reference: Mapped[str | None] = mapped_column(
+        String(255, collation="C"), doc="opaque: compared byte-wise, which the receipt lookups need to be fast"
+    )
     carrier: Mapped[str | None] = mapped_column(String(255))
     provider_response: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
@@ -363,7 +365,7 @@ class ParkedReceipt(Base):
     __tablename__ = "parked_receipts"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    provider_reference: Mapped[str] = mapped_column(String(255), index=True)
+    provider_reference: Mapped[str] = mapped_column(String(255, collation="C"), index=True)
     status: Mapped[str] = mapped_column(String(20))
     carrier: Mapped[str | None] = mapped_column(String(255))
     provider_response: Mapped[str | None] = mapped_column(Text)

@@ -44,11 +44,13 @@ def rank_sql(column: str) -> str:
 
 _FINAL_SQL = ", ".join(f"'{s.value}'" for s in sorted(FINAL))
 
-_APPLY = text(
-    f"""
+# Run on the driver connection with binary parameters (%(name)b): psycopg dumps a 10,000-string
+# list as a text-format array literal in about 8 ms, as a binary array in about 1.3 ms, and that
+# was half the cost of applying a batch (bench/receipts.py).
+_APPLY = f"""
     WITH r AS (
-        SELECT * FROM unnest(CAST(:refs AS text[]), CAST(:statuses AS text[]), CAST(:carriers AS text[]),
-                             CAST(:responses AS text[])) AS r(ref, status, carrier, response)
+        SELECT * FROM unnest(CAST(%(refs)b AS text[]), CAST(%(statuses)b AS text[]), CAST(%(carriers)b AS text[]),
+                             CAST(%(responses)b AS text[])) AS r(ref, status, carrier, response)
     ),
     changed AS (
         UPDATE notifications AS n
@@ -75,7 +77,6 @@ _APPLY = text(
     {enqueue_callbacks_cte("changed")}
     SELECT (SELECT count(*) FROM changed), (SELECT count(*) FROM parked), (SELECT count(*) FROM callbacks)
     """
-)
 
 
 def best_per_reference(receipts: Sequence[Receipt]) -> list[Receipt]:
@@ -99,17 +100,19 @@ async def apply_receipts(conn: AsyncConnection, receipts: Sequence[Receipt]) -> 
     chosen = best_per_reference(receipts)
     if not chosen:
         return Applied(0, 0)
-    row = (
-        await conn.execute(
-            _APPLY,
-            {
-                "refs": [r.provider_reference for r in chosen],
-                "statuses": [r.status.value for r in chosen],
-                "carriers": [r.carrier for r in chosen],
-                "responses": [r.provider_response for r in chosen],
-            },
-        )
-    ).one()
+    # The driver connection is the one SQLAlchemy holds, so this runs in the caller's transaction.
+    driver = (await conn.get_raw_connection()).driver_connection
+    cursor = await driver.execute(
+        _APPLY,
+        {
+            "refs": [r.provider_reference for r in chosen],
+            "statuses": [r.status.value for r in chosen],
+            "carriers": [r.carrier for r in chosen],
+            "responses": [r.provider_response for r in chosen],
+        },
+    )
+    row = await cursor.fetchone()
+    assert row is not None
     return Applied(changed=row[0], parked=row[1])
 
 
