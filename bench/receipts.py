@@ -16,6 +16,7 @@ callbacks, so it does less than ours.
 
     .venv/bin/python bench/receipts.py                       # 100k receipts, 1M other rows, 3 runs
     .venv/bin/python bench/receipts.py --batch 1000,10000     # our applier at several batch sizes
+    .venv/bin/python bench/receipts.py --concurrency 1,2      # one applier, then two at once
     .venv/bin/python bench/receipts.py --with-callbacks       # also: every service has a callback URL
 """
 
@@ -152,10 +153,17 @@ def _anchor_statements(batch: Sequence[Receipt]) -> list[tuple[str, dict[str, An
     return statements
 
 
-async def apply_ours(engine: Any, receipts: Sequence[Receipt], batch: int) -> None:
-    for start in range(0, len(receipts), batch):
-        async with engine.begin() as conn:
-            await apply_receipts(conn, receipts[start : start + batch])
+async def apply_ours(engine: Any, receipts: Sequence[Receipt], batch: int, concurrency: int = 1) -> None:
+    """``concurrency`` appliers at once, each on its own connection, as several API processes
+    (SNS webhook batchers) or workers would run them."""
+    batches = [receipts[start : start + batch] for start in range(0, len(receipts), batch)]
+
+    async def applier(mine: Sequence[Sequence[Receipt]]) -> None:
+        for one in mine:
+            async with engine.begin() as conn:
+                await apply_receipts(conn, one)
+
+    await asyncio.gather(*(applier(batches[i::concurrency]) for i in range(concurrency)))
 
 
 async def apply_anchor(engine: Any, receipts: Sequence[Receipt], batch: int) -> None:
@@ -197,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--background", type=int, default=1_000_000,
                         help="other notifications in the table (default 1000000)")
     parser.add_argument("--batch", default="1000,10000", help="our batch sizes, comma-separated (default 1000,10000)")
+    parser.add_argument("--concurrency", default="1,2",
+                        help="appliers at once for our approach, comma-separated (default 1,2)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each approach; medians reported (default 3)")
     parser.add_argument("--with-callbacks", action="store_true",
                         help="register a callback for the service, so every final status queues one")
@@ -212,16 +222,19 @@ def main(argv: list[str] | None = None) -> int:
             register_callbacks(env)
             log("  a delivery-status callback is registered: every final status queues a callback")
         receipts = make_receipts(args.receipts, seed=7)
-        return asyncio.run(_measure(env, receipts, batches, args.runs))
+        concurrency = [int(c) for c in args.concurrency.split(",")]
+        return asyncio.run(_measure(env, receipts, batches, concurrency, args.runs))
     finally:
         env.close()
 
 
-async def _measure(env: BenchEnv, receipts: list[Receipt], batches: list[int], runs: int) -> int:
-    engine = create_engine(env.database_url, pool_size=2)
+async def _measure(env: BenchEnv, receipts: list[Receipt], batches: list[int], concurrency: list[int],
+                   runs: int) -> int:
+    engine = create_engine(env.database_url, pool_size=max(concurrency))
     approaches: list[tuple[str, int, Callable[[], Coroutine[Any, Any, None]]]] = [
-        *[("ours: UPDATE … FROM unnest", b, lambda b=b: apply_ours(engine, receipts, b)) for b in batches],  # type: ignore[misc]
-        ("anchor: Notify.gov CASE", ANCHOR_BATCH, lambda: apply_anchor(engine, receipts, ANCHOR_BATCH)),
+        *[(f"ours: UPDATE … FROM unnest x{c}", b, lambda b=b, c=c: apply_ours(engine, receipts, b, c))  # type: ignore[misc]
+          for c in concurrency for b in batches],
+        ("anchor: Notify.gov CASE x1", ANCHOR_BATCH, lambda: apply_anchor(engine, receipts, ANCHOR_BATCH)),
     ]
     results: dict[tuple[str, int], list[Run]] = {(name, b): [] for name, b, _ in approaches}
     try:
@@ -238,19 +251,19 @@ async def _measure(env: BenchEnv, receipts: list[Receipt], batches: list[int], r
                 after = update_counts(env)
                 updates, hot = after[0] - before[0], after[1] - before[1]
                 results[(name, batch)].append(Run(name, batch, elapsed))
-                log(f"run {run}: {name:<28} batch {batch:>6,}: {len(receipts) / elapsed:>9,.0f} receipts/s "
+                log(f"run {run}: {name:<31} batch {batch:>6,}: {len(receipts) / elapsed:>9,.0f} receipts/s "
                     f"({elapsed:.2f} s; {hot / max(updates, 1):.0%} of {updates:,} row updates HOT)")
     finally:
         await engine.dispose()
 
     count = len(receipts)
     medians = {key: statistics.median(r.rate(count) for r in runs_) for key, runs_ in results.items()}
-    anchor = medians[("anchor: Notify.gov CASE", ANCHOR_BATCH)]
+    anchor = medians[("anchor: Notify.gov CASE x1", ANCHOR_BATCH)]
     log("")
     log(f"medians of {runs} runs, {count:,} receipts each:")
-    log(f"  {'approach':<28} {'batch':>7} {'receipts/s':>11} {'vs anchor':>9}")
+    log(f"  {'approach (x appliers at once)':<31} {'batch':>7} {'receipts/s':>11} {'vs anchor':>9}")
     for (name, batch), rate in medians.items():
-        log(f"  {name:<28} {batch:>7,} {rate:>11,.0f} {rate / anchor:>8.1f}x")
+        log(f"  {name:<31} {batch:>7,} {rate:>11,.0f} {rate / anchor:>8.1f}x")
     best = max(rate for (name, _), rate in medians.items() if name.startswith("ours"))
     log(f"target >= {TARGET:,} receipts/s: {'MEETS' if best >= TARGET else 'BELOW'} (best of ours {best:,.0f})")
     return 0
