@@ -20,6 +20,10 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from notify.sending.providers.aws_errors import Classifier, translate_aws_error
+from notify.sending.providers.base import SendResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,20 @@ class AwsCalls:
 
     async def run(self, call: Callable[..., Any], /, **kwargs: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, partial(call, **kwargs))
+
+    async def send(self, call: Callable[..., Any], classify: Classifier, /, **kwargs: Any) -> SendResult:
+        """One provider send: its MessageId is our reference; any failure becomes a ProviderError.
+
+        The error is raised outside the except block, so the original (whose message may quote
+        the recipient) is neither its cause nor its context.
+        """
+        try:
+            response = await self.run(call, **kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            error = translate_aws_error(exc, classify)
+        else:
+            return SendResult(provider_reference=response["MessageId"])
+        raise error
 
     def close(self) -> None:
         # Calls still running finish on their threads; their results are no longer awaited, and

@@ -17,10 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from notify.sending.providers.aws_clients import AwsCalls
-from notify.sending.providers.aws_errors import AwsErrorDetail, translate_aws_error
+from notify.sending.providers.aws_errors import AwsErrorDetail
 from notify.sending.providers.base import (
     PermanentProviderError,
     ProviderError,
@@ -62,15 +60,10 @@ class SnsSmsProvider:
             attributes["AWS.MM.SMS.OriginationNumber"] = _string(number)
         if message.sender and _SENDER_ID.match(message.sender):
             attributes["AWS.SNS.SMS.SenderID"] = _string(message.sender)
-        try:
-            response = await self._calls.run(
-                self._client.publish, PhoneNumber=message.to, Message=message.body, MessageAttributes=attributes
-            )
-        except (ClientError, BotoCoreError) as exc:
-            error = translate_aws_error(exc, classify_sns_error)
-        else:
-            return SendResult(provider_reference=response["MessageId"])
-        raise error  # outside the handler, so the original (which may name the recipient) is not its context
+        return await self._calls.send(
+            self._client.publish, classify_sns_error,
+            PhoneNumber=message.to, Message=message.body, MessageAttributes=attributes,
+        )
 
     def close(self) -> None:
         self._client.close()
@@ -121,13 +114,7 @@ class EndUserMessagingSmsProvider:
             request["OriginationIdentity"] = identity
         if self._configuration_set:
             request["ConfigurationSetName"] = self._configuration_set
-        try:
-            response = await self._calls.run(self._client.send_text_message, **request)
-        except (ClientError, BotoCoreError) as exc:
-            error = translate_aws_error(exc, classify_sms_v2_error)
-        else:
-            return SendResult(provider_reference=response["MessageId"])
-        raise error  # outside the handler, so the original (which may name the recipient) is not its context
+        return await self._calls.send(self._client.send_text_message, classify_sms_v2_error, **request)
 
     def close(self) -> None:
         self._client.close()

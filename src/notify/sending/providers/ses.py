@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from notify.sending.providers.aws_clients import AwsCalls
-from notify.sending.providers.aws_errors import AwsErrorDetail, translate_aws_error
+from notify.sending.providers.aws_errors import AwsErrorDetail
 from notify.sending.providers.base import (
     EmailMessage,
     PermanentProviderError,
@@ -58,13 +56,7 @@ class SesEmailProvider:
         def classify(detail: AwsErrorDetail) -> ProviderError | None:
             return classify_ses_error(detail, message.from_address)
 
-        try:
-            response = await self._calls.run(self._client.send_email, **request)
-        except (ClientError, BotoCoreError) as exc:
-            error = translate_aws_error(exc, classify)
-        else:
-            return SendResult(provider_reference=response["MessageId"])
-        raise error  # outside the handler, so the original (which may name the recipient) is not its context
+        return await self._calls.send(self._client.send_email, classify, **request)
 
     def close(self) -> None:
         self._client.close()
