@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notify.config import Settings
+from notify.db.engine import create_engine
 from notify.receipts.apply import Receipt, apply_receipts, sweep_parked_receipts
 from notify.receipts.timeouts import time_out_unanswered
 from notify.runtime import Runtime
@@ -135,3 +136,29 @@ async def test_notifications_without_a_receipt_time_out_as_temporary_failure(
     assert (await _state(runtime.engine, old))[0] == "temporary-failure"
     # Once the third send's timeout passes too, the next run finds it.
     assert await time_out_unanswered(runtime.engine, cutoff=sent[recent]) == 1
+
+
+async def test_the_timeout_sweep_skips_empty_windows_and_still_finds_an_old_send(
+    client: httpx.AsyncClient, account: Account, runtime: Runtime, database_url: str, pii_audit: PiiAudit
+) -> None:
+    """A first run (no watermark) once walked 8 days in 1,152 transactions, even on an empty table."""
+    pii_audit.track("+12025550188")
+    (waiting,) = await _send(client, account, ["+12025550188"])
+    async with runtime.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM receipt_sources WHERE source = 'timeouts'"))
+        # Sent two days ago: past this sweep's cutoff, not yet past the worker's own (72 h).
+        await conn.execute(text("UPDATE notifications SET sent_at = now() - interval '2 days' WHERE id = :id"),
+                           {"id": waiting})
+        now = (await conn.execute(text("SELECT now()"))).scalar_one()
+    engine = create_engine(database_url, pool_size=1)
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    try:
+        assert await time_out_unanswered(engine, cutoff=now - timedelta(days=1)) == 1
+        assert len(statements) < 20, len(statements)
+        statements.clear()
+        assert await time_out_unanswered(engine, cutoff=now) == 0
+        assert len(statements) < 10, len(statements)
+    finally:
+        await engine.dispose()
+    assert (await _state(runtime.engine, waiting))[0] == "temporary-failure"

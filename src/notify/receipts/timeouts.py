@@ -39,6 +39,15 @@ _SAVE_WATERMARK = text(
     """
 )
 
+# The earliest send still waiting in the rest of the range: the walk crosses a gap (no waiting
+# send) in one step. A fresh database (every test's, or a new install) otherwise walked 8 days in
+# 1,152 empty transactions, about 2 s at every worker's first housekeeping run, which also held
+# up the worker's shutdown. Asked only after an empty window, so dense windows cost nothing more.
+_FIRST_WAITING = text(
+    "SELECT min(sent_at) FROM notifications"
+    " WHERE sent_at > :start AND sent_at <= :cutoff AND status IN ('sending', 'pending')"
+)
+
 _TIME_OUT = text(
     f"""
     WITH changed AS (
@@ -56,16 +65,26 @@ _TIME_OUT = text(
 async def time_out_unanswered(engine: AsyncEngine, *, cutoff: datetime) -> int:
     """Fail everything sent at or before ``cutoff`` that is still waiting; returns how many."""
     total = 0
+    skip = True  # look for the next waiting send first, and again after each empty window
     while True:
         async with engine.begin() as conn:
             saved = (await conn.execute(_WATERMARK, {"source": SOURCE})).scalar_one_or_none()
             start = datetime.fromisoformat(saved) if saved else cutoff - FIRST_LOOKBACK
             if start >= cutoff:
                 break
+            if skip:
+                waiting = (await conn.execute(_FIRST_WAITING, {"start": start, "cutoff": cutoff})).scalar_one()
+                if waiting is None:  # nothing waits in the rest of the range: sweep it in one step
+                    await conn.execute(_SAVE_WATERMARK, {"source": SOURCE, "until": cutoff.isoformat()})
+                    break
+                start = max(start, waiting - timedelta(microseconds=1))
             end = min(start + WINDOW, cutoff)
-            total += (
+            changed = (
                 await conn.execute(_TIME_OUT, {"start": start, "end": end, "why": TIMED_OUT})
             ).scalar_one()
+            total += changed
+            # Dense windows go on window by window; a gap is crossed in one step.
+            skip = changed == 0
             await conn.execute(_SAVE_WATERMARK, {"source": SOURCE, "until": end.isoformat()})
     if total:
         logger.info("notifications timed out", action="receipts.timed_out", count=total)
