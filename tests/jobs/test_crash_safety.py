@@ -52,6 +52,19 @@ def _worker_env(settings: Settings, send_log: Path) -> dict[str, str]:
     return env
 
 
+def _sends(send_log: Path) -> int:
+    return len(send_log.read_text().split()) if send_log.exists() else 0
+
+
+async def _wait_for_sends(send_log: Path, at_least: int, timeout: float = 60.0) -> int:
+    """Wait until the provider has logged ``at_least`` sends in all: the worker is mid-delivery."""
+    deadline = time.monotonic() + timeout
+    while (sent := _sends(send_log)) < at_least:
+        assert time.monotonic() < deadline, f"only {sent} sends logged, waited for {at_least}"
+        await asyncio.sleep(0.02)
+    return sent
+
+
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """The worker's output goes to a file under the test's directory, which the PII audit scans."""
     with log.open("ab") as out:
@@ -81,12 +94,21 @@ async def test_killed_workers_never_send_twice_and_the_job_finishes(
 
         env = _worker_env(settings, send_log)
         kills = 0
-        for delay in (1.5, 2.5, 3.5):  # after start-up: during job start, mid-chunk, later chunks
+        killed_workers_sent: list[int] = []
+        # Each worker is killed once it has handed this many more messages to the provider: the
+        # first in its first claim, the others further into a chunk. Not a multiple of a claim,
+        # so a claim is in flight at the kill.
+        for progress in (7, 33, 71):
+            before = _sends(send_log)
             worker = _start_worker(env, tmp_path / f"worker-{kills}.log")
-            await asyncio.sleep(delay)
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(timeout=10)
+            try:
+                await _wait_for_sends(send_log, before + progress)
+            finally:
+                worker.send_signal(signal.SIGKILL)
+                worker.wait(timeout=10)
+            killed_workers_sent.append(_sends(send_log) - before)
             kills += 1
+        assert all(n >= p for n, p in zip(killed_workers_sent, (7, 33, 71), strict=True)), killed_workers_sent
 
         final = _start_worker(env, tmp_path / "worker-final.log")
         try:
@@ -132,5 +154,6 @@ async def test_killed_workers_never_send_twice_and_the_job_finishes(
     assert delivered <= set(sends), "a delivered notification was never handed to the provider"
     in_doubt = [n for n in notifications if n.status == "technical-failure"]
     assert all(n.provider_response == IN_DOUBT for n in in_doubt)
-    # Each kill can leave at most one claim per concurrent task in doubt.
-    assert len(in_doubt) <= kills * CLAIM_ROWS * 2
+    # Each kill can leave at most one claim per concurrent task in doubt, and the kills landed
+    # mid-claim: messages handed over but not yet recorded are in doubt, never resent.
+    assert 0 < len(in_doubt) <= kills * CLAIM_ROWS * 2, len(in_doubt)
