@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 
 from notify.sending.providers.simulated import SimulatedProvider
 from tests.support.accounts import Account
-from tests.support.jobs import csv_bytes, sms_rows, upload
+from tests.support.jobs import csv_bytes, sms_rows, upload, wait_until_all_final
 from tests.support.pii_audit import PiiAudit
+from tests.support.polling import wait_until
 
 
 @pytest.fixture
@@ -24,12 +23,11 @@ async def test_cancel_a_running_job(
     rows = sms_rows(1200)
     pii_audit.track(*(r[0] for r in rows[:5]))
     job = (await upload(client, account, csv_bytes(rows))).json()["data"]
-    while not provider.sent:
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: provider.sent, "the first send of the job")
     response = await client.post(f"/v2/jobs/{job['id']}/cancel", headers=account.headers())
     assert response.status_code == 200, response.text
-    await asyncio.sleep(1.0)
-    after = (await client.get(f"/v2/jobs/{job['id']}", headers=account.headers())).json()["data"]
+    # Claims already in flight finish; then every row is final and nothing more can be sent.
+    after = await wait_until_all_final(client, account, job["id"])
     counts = {s["status"]: s["count"] for s in after["statistics"]}
     assert after["status"] == "cancelled"
     assert counts.get("cancelled", 0) > 0

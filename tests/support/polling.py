@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -24,3 +25,12 @@ async def wait_for_status(
             return last
         await asyncio.sleep(0.05)
     raise AssertionError(f"notification stayed {last.get('status')!r}, expected {status!r}")
+
+
+async def wait_until(condition: Callable[[], object], what: str, timeout: float = 15.0, interval: float = 0.01) -> None:
+    """Wait until ``condition()`` is truthy; ``what`` names the state in the failure message."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(interval)
