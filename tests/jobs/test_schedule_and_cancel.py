@@ -3,20 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from notify.runtime import Runtime
 from notify.sending.providers.simulated import SimulatedProvider
 from tests.support.accounts import Account
 from tests.support.jobs import csv_bytes, sms_rows, upload, wait_for_job
 from tests.support.pii_audit import PiiAudit
 
 
+async def queued_starts(runtime: Runtime, job_id: str) -> list[datetime]:
+    """When the job's start task is due, for each start task still waiting or running in the queue."""
+    async with runtime.engine.connect() as conn:
+        return list((await conn.execute(text(
+            "SELECT scheduled_at FROM procrastinate_jobs WHERE task_name = 'start_job'"
+            " AND args ->> 'job_id' = :id AND status IN ('todo', 'doing')"
+        ), {"id": job_id})).scalars())
+
+
+async def wait_for_start_task_to_run(runtime: Runtime, job_id: str, timeout: float = 20.0) -> None:
+    """The worker has taken and finished the scheduled start (successful tasks leave the queue)."""
+    deadline = time.monotonic() + timeout
+    while starts := await queued_starts(runtime, job_id):
+        assert time.monotonic() < deadline, f"the start task, due at {starts}, never ran"
+        await asyncio.sleep(0.05)
+
+
 async def test_a_scheduled_job_waits_then_starts_on_time(
-    client: httpx.AsyncClient, account: Account, provider: SimulatedProvider, pii_audit: PiiAudit
+    client: httpx.AsyncClient, account: Account, provider: SimulatedProvider, runtime: Runtime, pii_audit: PiiAudit
 ) -> None:
     rows = sms_rows(3)
     pii_audit.track(*(r[0] for r in rows))
@@ -24,7 +44,9 @@ async def test_a_scheduled_job_waits_then_starts_on_time(
     job = (await upload(client, account, csv_bytes(rows), fields={"scheduled_for": at.isoformat()})).json()["data"]
     assert job["status"] == "scheduled"
     assert job["scheduled_for"].startswith(at.strftime("%Y-%m-%dT%H:%M:%S"))
-    await asyncio.sleep(0.5)
+    # What makes it wait: its start task is queued to run no earlier than the scheduled time.
+    (due,) = await queued_starts(runtime, job["id"])
+    assert abs((due - at).total_seconds()) < 0.001, (due, at)
     assert (await client.get(f"/v2/jobs/{job['id']}", headers=account.headers())).json()["data"]["status"] == "scheduled"
     assert list(provider.sent) == []
     finished = await wait_for_job(client, account, job["id"], timeout=20)
@@ -52,7 +74,7 @@ async def test_schedule_limits(
 
 
 async def test_cancelling_a_scheduled_job_sends_nothing(
-    client: httpx.AsyncClient, account: Account, provider: SimulatedProvider, pii_audit: PiiAudit
+    client: httpx.AsyncClient, account: Account, provider: SimulatedProvider, runtime: Runtime, pii_audit: PiiAudit
 ) -> None:
     rows = sms_rows(2)
     pii_audit.track(*(r[0] for r in rows))
@@ -61,7 +83,8 @@ async def test_cancelling_a_scheduled_job_sends_nothing(
     cancelled = await client.post(f"/v2/jobs/{job['id']}/cancel", headers=account.headers())
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["data"]["status"] == "cancelled"
-    await asyncio.sleep(3)
+    assert await queued_starts(runtime, job["id"]), "the start task should still be waiting for its time"
+    await wait_for_start_task_to_run(runtime, job["id"])  # it ran at the scheduled time, and found the job cancelled
     after = (await client.get(f"/v2/jobs/{job['id']}", headers=account.headers())).json()["data"]
     assert after["status"] == "cancelled"
     assert after["statistics"] == []
