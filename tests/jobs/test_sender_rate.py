@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
+from sqlalchemy import text
 
 from notify.app import create_app
 from notify.config import Settings
@@ -28,5 +29,11 @@ async def test_two_workers_together_keep_to_the_senders_rate(settings: Settings,
             )).json()["data"]
             await wait_until_all_final(client, account, job["id"], timeout=30)
             elapsed = time.monotonic() - started
+        async with first.state.runtime.engine.connect() as conn:
+            buckets = (await conn.execute(text("SELECT bucket, tokens FROM send_rate_buckets"))).all()
+    # Every send of the job was taken from one shared bucket, and the job drained it: the time
+    # below is the limit's doing, not a slow machine's.
+    assert [b.bucket.split(":")[0] for b in buckets] == ["sms"], buckets
+    assert buckets[0].tokens < 50, buckets
     # A full bucket (100) goes at once, the other 300 at 100/s: about 3 s, whichever worker sends.
     assert elapsed >= 2.5, elapsed
