@@ -14,6 +14,7 @@ from notify.receipts.apply import Receipt
 from notify.receipts.batcher import ReceiptBatcher, ReceiptBatchFailed
 from notify.runtime import Runtime
 from notify.statuses import Status
+from tests.support.polling import wait_until
 
 
 @dataclass
@@ -28,8 +29,10 @@ class Recorder:
 
     batches: list[list[int]] = field(default_factory=list)
     gate: asyncio.Event | None = None
+    entered: int = 0  # flushes started, including those still held at the gate
 
     async def __call__(self, batch: list[Item]) -> None:
+        self.entered += 1
         if self.gate is not None:
             await self.gate.wait()
         self.batches.append([item.n for item in batch])
@@ -57,9 +60,10 @@ async def test_close_flushes_everything_accepted_even_while_flushes_are_stuck() 
     items = [Item(n) for n in range(7)]
     for item in items:
         batcher.put(item)
-    await asyncio.sleep(0.05)  # one flush in flight (stuck at the gate), one batch gathered and waiting
+    # One flush in flight (stuck at the gate), and the next batch gathered, waiting for a free slot.
+    await wait_until(lambda: recorder.entered == 1 and batcher._gathering, "a stuck flush and a waiting batch")
     closing = asyncio.create_task(batcher.close())
-    await asyncio.sleep(0.01)
+    await wait_until(lambda: recorder.entered == 2, "close() flushing what is left while the first flush is stuck")
     gate.set()
     await closing
     assert sorted(n for batch in recorder.batches for n in batch) == list(range(7))
