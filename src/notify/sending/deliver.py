@@ -58,13 +58,23 @@ from notify.sending.rate_limit import SendRateLimiter
 from notify.sending.senders import ServiceSenders, load_senders
 from notify.statuses import FINAL, Status
 from notify.storage import ObjectStore
-from notify.templates import MissingPersonalisation, SmsTooLong, render_email, render_sms, sms_length
+from notify.templates import (
+    EmptyMessage,
+    MissingPersonalisation,
+    SmsTooLong,
+    render_email,
+    render_sms,
+    sms_length,
+)
 
 logger = get_logger(__name__)
 
 ReceiptSink = Callable[[AsyncConnection, Sequence[Receipt]], Awaitable[None]]
 
 IN_DOUBT = "in doubt: the worker stopped after claiming this message, so it was not resent"
+# A send that raised something unforeseen: the provider may or may not have it, so it is not retried.
+NO_LONGER_RENDERS = "row no longer renders"
+ROW_FAILED = "technical error while preparing or sending this message, so it was not retried"
 
 
 _RESOLVE_IN_DOUBT = text(
@@ -244,7 +254,8 @@ class Deliverer:
             return
         await self._wait_for_rate(claimed, senders, route)
         for row in claimed:
-            flight.start(self._send_one(row, recipients.get(row.job_row_number), templates, senders, route, flight))
+            flight.start(self._send_one(row, recipients.get(row.job_row_number), templates, senders, route, flight),
+                         functools.partial(_failed, row))
         # On to the next claim once everything is sent, except messages waiting out a backoff.
         await flight.settle()
 
@@ -281,9 +292,9 @@ class Deliverer:
         template = templates[(row.template_id, row.template_version)]
         try:
             message = _message(row, recipient, template, senders)
-        except (MissingPersonalisation, SmsTooLong):
+        except (MissingPersonalisation, SmsTooLong, EmptyMessage):
             # Rows were validated on the way in; this only happens if the object was altered.
-            return _Outcome(row.id, Status.technical_failure, None, None, None, "row no longer renders")
+            return _Outcome(row.id, Status.technical_failure, None, None, None, NO_LONGER_RENDERS)
         billable, international = _billing(message, self.default_region)
         if row.key_type is KeyType.test:
             # Test keys never reach a provider, but follow the same status path as a real send.
@@ -347,6 +358,16 @@ class Deliverer:
             if receipts:
                 # Committed with the send record: a worker killed now cannot lose them.
                 await self.receipts(conn, receipts)
+
+
+def _failed(row: _Row, error: BaseException) -> _Outcome:
+    """The outcome of a send that raised: that row fails, with a fixed reason, and nothing else does.
+
+    Logged by type only: an unforeseen exception's text may quote the recipient or the message.
+    """
+    logger.error("send raised", action="deliver.send_raised", notification_id=str(row.id),
+                 error=type(error).__name__)
+    return _Outcome(row.id, Status.technical_failure, None, None, None, ROW_FAILED)
 
 
 def _message(row: _Row, recipient: RecipientRow, template: Any, senders: ServiceSenders) -> SmsMessage | EmailMessage:
