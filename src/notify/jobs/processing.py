@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from notify.callbacks.outbox import enqueue_callbacks_cte
 from notify.db.models import JobStatus
 from notify.jobs.records import JobNotFound, get_job
 from notify.log_config import get_logger
@@ -154,6 +155,22 @@ class JobNotCancellable(Exception):
         self.status = status
 
 
+# 'cancelled' is a final status, so it queues the delivery-status callback as every other final
+# status does (GOV.UK Notify sends none for cancelled letters; one rule for every final status
+# means a service that tracks messages through callbacks learns what became of each one).
+_CANCEL_UNSENT = text(
+    f"""
+    WITH changed AS (
+        UPDATE notifications SET status = 'cancelled', completed_at = now(), updated_at = now()
+        WHERE job_id = :id AND status = 'created'
+        RETURNING id, service_id, status
+    ),
+    {enqueue_callbacks_cte("changed")}
+    SELECT count(*) FROM changed
+    """
+)
+
+
 async def cancel_job(engine: AsyncEngine, service_id: uuid.UUID, job_id: uuid.UUID) -> int:
     """Cancel a scheduled, pending or running job; messages not yet handed to a provider are not sent.
 
@@ -170,15 +187,9 @@ async def cancel_job(engine: AsyncEngine, service_id: uuid.UUID, job_id: uuid.UU
         )
         if moved.rowcount == 0:
             raise JobNotCancellable(job.status)
-        cancelled = await conn.execute(
-            text(
-                "UPDATE notifications SET status = 'cancelled', completed_at = now(), updated_at = now() "
-                "WHERE job_id = :id AND status = 'created'"
-            ),
-            {"id": job_id},
-        )
+        cancelled = (await conn.execute(_CANCEL_UNSENT, {"id": job_id})).scalar_one()
         never_created = job.row_count if job.status in (JobStatus.pending, JobStatus.scheduled) else 0
-        unsent = cancelled.rowcount + never_created
+        unsent = cancelled + never_created
         if job.key_type is not None and job.key_type.value != "test" and unsent:
             await allowance.release_daily(conn, service_id, unsent, now=job.created_at)
     logger.info("job cancelled", action="job.cancelled", job_id=str(job_id), unsent=unsent)
