@@ -43,11 +43,15 @@ class _PoisonedProvider:
 
     inner: SimulatedProvider = field(default_factory=lambda: SimulatedProvider(record=True))
     poisoned: set[str] = field(default_factory=set)
+    unusable: set[str] = field(default_factory=set)  # accepted, but with a reference no column can hold
     name: str = "poisoned"
 
     async def send_sms(self, message: SmsMessage) -> SendResult:
         self._check(message.to)
-        return await self.inner.send_sms(message)
+        result = await self.inner.send_sms(message)
+        if message.to in self.unusable:
+            return SendResult("x" * 300, result.final_status)
+        return result
 
     async def send_email(self, message: EmailMessage) -> SendResult:
         self._check(message.to)
@@ -73,8 +77,9 @@ async def test_an_unexpected_provider_exception_fails_that_row_only(
     account = await create_account(runtime)
     rows = sms_rows(ROWS, start=6100)
     pii_audit.track(*(r[0] for r in rows), *(_e164(r) for r in rows))
-    poisoned = 23
+    poisoned, unusable = 23, 37
     provider.poisoned.add(_e164(rows[poisoned]))
+    provider.unusable.add(_e164(rows[unusable]))
 
     job_id = (await upload(client, account, csv_bytes(rows))).json()["data"]["id"]
     await wait_until_all_final(client, account, job_id)
@@ -84,12 +89,14 @@ async def test_an_unexpected_provider_exception_fails_that_row_only(
     assert job["status"] == "finished"
     assert (sent[poisoned].status, sent[poisoned].provider_response) == ("technical-failure", ROW_FAILED)
     assert sent[poisoned].completed_at is not None
-    others = [n for n in range(ROWS) if n != poisoned]
+    # Accepted, but its reference could not be kept: it fails alone too, rather than the record.
+    assert (sent[unusable].status, sent[unusable].provider_response) == ("technical-failure", ROW_FAILED)
+    others = [n for n in range(ROWS) if n not in (poisoned, unusable)]
     assert {n: sent[n].status for n in others} == {n: "delivered" for n in others}
     assert not [n for n, row in sent.items() if row.provider_response == IN_DOUBT]
     # The provider got every other message exactly once, and these are the rows that say so.
     accepted = Counter(m.reference for m in provider.inner.sent)
-    assert accepted == Counter(str(sent[n].id) for n in others)
+    assert accepted == Counter(str(sent[n].id) for n in [*others, unusable])
 
 
 async def test_a_stored_row_that_no_longer_renders_fails_that_row_only(

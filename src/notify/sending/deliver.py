@@ -74,6 +74,7 @@ ReceiptSink = Callable[[AsyncConnection, Sequence[Receipt]], Awaitable[None]]
 IN_DOUBT = "in doubt: the worker stopped after claiming this message, so it was not resent"
 # A send that raised something unforeseen: the provider may or may not have it, so it is not retried.
 NO_LONGER_RENDERS = "row no longer renders"
+_MAX_REFERENCE = 255  # notifications.provider_reference
 ROW_FAILED = "technical error while preparing or sending this message, so it was not retried"
 
 
@@ -330,8 +331,12 @@ class Deliverer:
                                 billable, international)
             return _Outcome(row.id, Status.technical_failure, provider.name, None, None, str(exc),
                             billable, international)
+        if not _storable_reference(result.provider_reference):
+            # It would fail the whole batch's record, and with it every outcome recorded beside it.
+            raise UnusableReference()
+        response = result.response.replace("\x00", "") if result.response else result.response
         return _Outcome(row.id, Status.sending, provider.name, result.provider_reference, result.final_status,
-                        result.response, billable, international)
+                        response, billable, international)
 
     async def _record(self, outcomes: Sequence[_Outcome]) -> None:
         now = datetime.now(UTC)
@@ -358,6 +363,14 @@ class Deliverer:
             if receipts:
                 # Committed with the send record: a worker killed now cannot lose them.
                 await self.receipts(conn, receipts)
+
+
+class UnusableReference(Exception):
+    """The provider accepted a message but its reference cannot be stored (too long, or a NUL)."""
+
+
+def _storable_reference(reference: str) -> bool:
+    return bool(reference) and len(reference) <= _MAX_REFERENCE and "\x00" not in reference
 
 
 def _failed(row: _Row, error: BaseException) -> _Outcome:
