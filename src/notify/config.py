@@ -144,6 +144,8 @@ class Settings(BaseSettings):
     sms_sender_rate: float = Field(default=0, ge=0, description="Messages/s per SMS sender, all workers; 0 = no limit.")
     email_sender_rate: float = Field(default=0, ge=0, description="Emails/s for the email sender; 0 = no limit.")
     stalled_worker_seconds: float = Field(default=30, gt=0, description="Heartbeat age after which a worker's tasks are retried.")
+    # Job statuses (statuses helper): the periodic backstop that finishes jobs whose chunks are all done.
+    job_sweep_seconds: int = Field(default=60, ge=1, le=60, description="Seconds between job sweeps; divides 60.")
     simulated_send_log: Path | None = Field(
         default=None, description="Tests: the simulated provider appends each reference (never a recipient) here."
     )
@@ -246,6 +248,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_cloudwatch(self) -> Settings:
+        if 60 % self.job_sweep_seconds:
+            raise ValueError("NOTIFY_JOB_SWEEP_SECONDS must divide 60 (1, 2, 5, 10, 15, 20, 30 or 60)")
         if 60 % self.cloudwatch_poll_seconds:
             raise ValueError("NOTIFY_CLOUDWATCH_POLL_SECONDS must divide 60 (1, 2, 5, 10, 15, 20, 30 or 60)")
         if any(len(name) > 240 for name in self.cloudwatch_log_groups):

@@ -12,7 +12,7 @@ import procrastinate
 from sqlalchemy.exc import OperationalError
 
 from notify.callbacks.dispatch import CallbackDispatcher, CallbackPolicy, callback_client
-from notify.jobs.processing import start_job
+from notify.jobs.processing import finish_done_jobs, start_job
 from notify.log_config import get_logger
 from notify.receipts.apply import Receipt, apply_receipts, sweep_parked_receipts
 from notify.receipts.timeouts import time_out_unanswered
@@ -59,6 +59,15 @@ def register_tasks(app: procrastinate.App, runtime: Runtime) -> None:
             await sweep_parked_receipts(conn, max_age_hours=settings.parked_receipt_max_age_hours)
         now = datetime.fromtimestamp(timestamp, UTC)
         await time_out_unanswered(runtime.engine, cutoff=now - timedelta(hours=settings.receipt_timeout_hours))
+
+    # Every NOTIFY_JOB_SWEEP_SECONDS: finish running jobs whose chunks are all done. The last chunk
+    # finishes its job itself (notify.jobs.processing.finish_chunk); this is the backstop.
+    from notify.receipts.cloudwatch import poll_cron
+
+    @app.periodic(cron=poll_cron(runtime.settings.job_sweep_seconds), periodic_id="jobs")
+    @app.task(name="finish_done_jobs", queueing_lock="finish_done_jobs", lock="finish_done_jobs")
+    async def finish_done_jobs_task(timestamp: int) -> None:
+        await finish_done_jobs(runtime.engine)
 
     # Retention, nightly at 03:30 UTC: facts, then expired rows, then expired objects. Every
     # worker's deferrer may defer it; the database keeps one job per scheduled time, the queueing

@@ -162,3 +162,22 @@ async def test_the_timeout_sweep_skips_empty_windows_and_still_finds_an_old_send
     finally:
         await engine.dispose()
     assert (await _state(runtime.engine, waiting))[0] == "temporary-failure"
+
+
+async def test_a_malformed_receipt_does_not_fail_the_batch_it_is_in(runtime: Runtime) -> None:
+    """A NUL from an event (PostgreSQL text cannot hold one) used to fail the whole batch: a CloudWatch
+    window retried for ever behind its watermark, with every good receipt in it."""
+    receipts = [
+        Receipt("sim-good-reference", Status.delivered, "Verizon"),
+        Receipt("sim-nul-carrier", Status.delivered, "Veri\x00zon", "Delivered\x00"),
+        Receipt("sim-nul\x00reference", Status.delivered),
+    ]
+    async with runtime.engine.begin() as conn:
+        applied = await apply_receipts(conn, receipts)
+    async with runtime.engine.connect() as conn:
+        parked = (await conn.execute(
+            text("SELECT provider_reference, carrier, provider_response FROM parked_receipts ORDER BY 1")
+        )).all()
+    assert applied.parked == 2
+    assert [tuple(r) for r in parked] == [("sim-good-reference", "Verizon", None),
+                                          ("sim-nul-carrier", "Verizon", "Delivered")]

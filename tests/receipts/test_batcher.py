@@ -97,3 +97,22 @@ async def test_a_batch_that_cannot_commit_fails_every_request(database_url: str)
         await batcher.close()
         await engine.dispose()
     assert [type(r) for r in results] == [ReceiptBatchFailed, ReceiptBatchFailed]
+
+
+async def test_one_message_that_cannot_be_applied_fails_alone(runtime: Runtime) -> None:
+    """A batch one message cannot be stored in is split: the others are applied and answered."""
+    batcher = ReceiptBatcher(runtime.engine, keep_seen_seconds=3600, max_wait=0.2)
+    await batcher.start()
+    try:
+        good, bad = await asyncio.gather(
+            batcher.submit("good-message", [Receipt("sim-good-reference", Status.delivered, "Verizon")]),
+            batcher.submit("bad\x00message", [Receipt("sim-bad-reference", Status.delivered)]),
+            return_exceptions=True,
+        )
+    finally:
+        await batcher.close()
+    assert good is True and isinstance(bad, ReceiptBatchFailed)
+    async with runtime.engine.connect() as conn:
+        seen = (await conn.execute(text("SELECT message_id FROM sns_messages_seen"))).scalars().all()
+        parked = (await conn.execute(text("SELECT provider_reference FROM parked_receipts"))).scalars().all()
+    assert (seen, parked) == (["good-message"], ["sim-good-reference"])

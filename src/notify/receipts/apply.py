@@ -81,12 +81,27 @@ _APPLY = f"""
     """
 
 
+def _storable(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL: one such character would fail the whole batch it is in."""
+    if value is None or "\x00" not in value:
+        return value
+    return value.replace("\x00", "") or None
+
+
 def best_per_reference(receipts: Sequence[Receipt]) -> list[Receipt]:
-    """One receipt per reference, the furthest along: what applying them all in any order gives."""
+    """One receipt per reference, the furthest along: what applying them all in any order gives.
+
+    A receipt no send could match (no reference, or a NUL in it) is dropped, and NUL characters
+    are removed from carrier and response, so one malformed event cannot fail its batch (a
+    CloudWatch window, a webhook batch) and with it every other receipt there.
+    """
     best: dict[str, Receipt] = {}
     for receipt in receipts:
-        if not receipt.provider_reference:
+        if not receipt.provider_reference or "\x00" in receipt.provider_reference:
             continue  # nothing could ever match it
+        if "\x00" in (receipt.carrier or "") or "\x00" in (receipt.provider_response or ""):
+            receipt = Receipt(receipt.provider_reference, receipt.status, _storable(receipt.carrier),
+                              _storable(receipt.provider_response))
         seen = best.get(receipt.provider_reference)
         if seen is None or RANK[receipt.status] > RANK[seen.status]:
             best[receipt.provider_reference] = receipt

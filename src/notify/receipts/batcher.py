@@ -4,7 +4,8 @@ An SNS delivery carries a single event, so applying each in its own transaction 
 receipts at the database's commit rate. Requests instead queue their receipts here for a few
 milliseconds (notify.micro_batch); each batch records its message ids and applies all its receipts
 through ``apply_receipts`` in one transaction, and every request is answered only after that
-commit. If the batch fails nothing is committed and every request gets a 503, so SNS retries.
+commit. If the batch fails, each message is tried again in a transaction of its own, so one
+message's bad data fails only its own request; a message that still fails gets a 503, so SNS retries.
 
 Seen ids older than the replay window are purged opportunistically, at most once per
 ``purge_every`` seconds per process, after a batch has answered its requests: the table only
@@ -84,6 +85,12 @@ class ReceiptBatcher:
             # By type only: the driver's message may quote the statement's parameters.
             logger.error("receipt batch failed", action="receipts.batch_failed", size=len(batch),
                          error=type(exc).__name__)
+            if len(first) > 1:
+                # One message's bad data (a NUL in a carrier name, say) must not fail the others:
+                # each message gets its own transaction, and only the one at fault fails.
+                for message_id in first:
+                    await self._flush([p for p in batch if p.message_id == message_id])
+                return
             failure = ReceiptBatchFailed("the receipts could not be stored; please retry")
             failure.__cause__ = exc
             for pending in batch:

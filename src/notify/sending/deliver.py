@@ -58,13 +58,24 @@ from notify.sending.rate_limit import SendRateLimiter
 from notify.sending.senders import ServiceSenders, load_senders
 from notify.statuses import FINAL, Status
 from notify.storage import ObjectStore
-from notify.templates import MissingPersonalisation, SmsTooLong, render_email, render_sms, sms_length
+from notify.templates import (
+    EmptyMessage,
+    MissingPersonalisation,
+    SmsTooLong,
+    render_email,
+    render_sms,
+    sms_length,
+)
 
 logger = get_logger(__name__)
 
 ReceiptSink = Callable[[AsyncConnection, Sequence[Receipt]], Awaitable[None]]
 
 IN_DOUBT = "in doubt: the worker stopped after claiming this message, so it was not resent"
+# A send that raised something unforeseen: the provider may or may not have it, so it is not retried.
+NO_LONGER_RENDERS = "row no longer renders"
+_MAX_REFERENCE = 255  # notifications.provider_reference
+ROW_FAILED = "technical error while preparing or sending this message, so it was not retried"
 
 
 _RESOLVE_IN_DOUBT = text(
@@ -244,7 +255,8 @@ class Deliverer:
             return
         await self._wait_for_rate(claimed, senders, route)
         for row in claimed:
-            flight.start(self._send_one(row, recipients.get(row.job_row_number), templates, senders, route, flight))
+            flight.start(self._send_one(row, recipients.get(row.job_row_number), templates, senders, route, flight),
+                         functools.partial(_failed, row))
         # On to the next claim once everything is sent, except messages waiting out a backoff.
         await flight.settle()
 
@@ -281,9 +293,9 @@ class Deliverer:
         template = templates[(row.template_id, row.template_version)]
         try:
             message = _message(row, recipient, template, senders)
-        except (MissingPersonalisation, SmsTooLong):
+        except (MissingPersonalisation, SmsTooLong, EmptyMessage):
             # Rows were validated on the way in; this only happens if the object was altered.
-            return _Outcome(row.id, Status.technical_failure, None, None, None, "row no longer renders")
+            return _Outcome(row.id, Status.technical_failure, None, None, None, NO_LONGER_RENDERS)
         billable, international = _billing(message, self.default_region)
         if row.key_type is KeyType.test:
             # Test keys never reach a provider, but follow the same status path as a real send.
@@ -319,8 +331,12 @@ class Deliverer:
                                 billable, international)
             return _Outcome(row.id, Status.technical_failure, provider.name, None, None, str(exc),
                             billable, international)
+        if not _storable_reference(result.provider_reference):
+            # It would fail the whole batch's record, and with it every outcome recorded beside it.
+            raise UnusableReference()
+        response = result.response.replace("\x00", "") if result.response else result.response
         return _Outcome(row.id, Status.sending, provider.name, result.provider_reference, result.final_status,
-                        result.response, billable, international)
+                        response, billable, international)
 
     async def _record(self, outcomes: Sequence[_Outcome]) -> None:
         now = datetime.now(UTC)
@@ -347,6 +363,24 @@ class Deliverer:
             if receipts:
                 # Committed with the send record: a worker killed now cannot lose them.
                 await self.receipts(conn, receipts)
+
+
+class UnusableReference(Exception):
+    """The provider accepted a message but its reference cannot be stored (too long, or a NUL)."""
+
+
+def _storable_reference(reference: str) -> bool:
+    return bool(reference) and len(reference) <= _MAX_REFERENCE and "\x00" not in reference
+
+
+def _failed(row: _Row, error: BaseException) -> _Outcome:
+    """The outcome of a send that raised: that row fails, with a fixed reason, and nothing else does.
+
+    Logged by type only: an unforeseen exception's text may quote the recipient or the message.
+    """
+    logger.error("send raised", action="deliver.send_raised", notification_id=str(row.id),
+                 error=type(error).__name__)
+    return _Outcome(row.id, Status.technical_failure, None, None, None, ROW_FAILED)
 
 
 def _message(row: _Row, recipient: RecipientRow, template: Any, senders: ServiceSenders) -> SmsMessage | EmailMessage:

@@ -8,6 +8,11 @@ backoff holds nothing back:
   else is settled (``settle``), instead of waiting for the slowest message;
 - outcomes are recorded a batch at a time as they arrive, at most ``linger`` seconds apart, not
   when the whole claim is done, so the others' statuses show while it waits.
+
+A send that raises does not take its neighbours down with it: its exception becomes its own
+outcome (``failed``), recorded with the rest of its batch.  Before, the first such exception
+escaped from the batch and the outcomes of every message finished beside it were lost, so the
+retried task called all of them "in doubt" although the provider had them.
 """
 
 from __future__ import annotations
@@ -25,13 +30,16 @@ class InFlight(Generic[T]):
         self._record = record
         self._linger = linger
         self._running: set[asyncio.Task[T]] = set()
+        self._failed: dict[asyncio.Task[T], Callable[[BaseException], T]] = {}
         self._finished: list[asyncio.Task[T]] = []
         self._busy = 0
         self._changed = asyncio.Event()
         self.started = 0
 
-    def start(self, send: Coroutine[Any, Any, T]) -> None:
+    def start(self, send: Coroutine[Any, Any, T], failed: Callable[[BaseException], T]) -> None:
+        """Run ``send``; if it raises (or is cancelled by anyone but us), ``failed(exc)`` is its outcome."""
         task = asyncio.create_task(send)
+        self._failed[task] = failed
         self._busy += 1
         self.started += 1
         self._running.add(task)
@@ -60,6 +68,13 @@ class InFlight(Generic[T]):
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
 
+    def _outcome(self, task: asyncio.Task[T]) -> T:
+        failed = self._failed.pop(task)
+        if task.cancelled():
+            return failed(asyncio.CancelledError())
+        error = task.exception()
+        return failed(error) if error is not None else task.result()
+
     def _done(self, task: asyncio.Task[T]) -> None:
         self._busy -= 1
         self._running.discard(task)
@@ -84,7 +99,7 @@ class InFlight(Generic[T]):
                 await self._gather_more()
             finished, self._finished = self._finished, []
             if finished:
-                await self._record([task.result() for task in finished])  # a failed send task raises here
+                await self._record([self._outcome(task) for task in finished])
                 continue
             if enough():
                 return
