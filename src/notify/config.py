@@ -203,6 +203,11 @@ class Settings(BaseSettings):
         description="How long a process may reuse a service's keys, templates and senders; edits made "
         "elsewhere show within this time.",
     )
+    catalogue_max_stale_seconds: float = Field(
+        default=30.0, ge=0, le=600,
+        description="How long past its expiry a cached record is still used while reloads fail (database "
+        "down); then requests fail with 503 rather than trust a key that may have been revoked.",
+    )
 
     # Delivery receipts read from the SNS SMS delivery-status logs in CloudWatch Logs
     # (notify.receipts.cloudwatch). Off unless asked for: development has no AWS account.
