@@ -8,7 +8,9 @@ the wrong-key answer, so service ids cannot be probed with unsigned tokens.
 
 Decrypted key secrets are cached per process for a few seconds (settings.catalogue_cache_seconds,
 see notify.catalogue.cache): they are not recipient data, and the cache keeps key decryption off
-the hot path.  Revoking a key takes effect in other processes within that time.
+the hot path.  Revoking a key takes effect in other processes within that time; while the
+database cannot be reached, cached keys are trusted for at most settings.catalogue_max_stale_seconds
+longer, and then requests get 503 (notify.catalogue.cache.CatalogueUnavailable).
 """
 
 from __future__ import annotations
