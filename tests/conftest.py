@@ -90,6 +90,7 @@ async def pii_audit(
 def env(database_url: str, tmp_path: Path) -> dict[str, str]:
     """Environment for running `notify` commands against this test's database and storage."""
     return {
+        "NOTIFY_ENVIRONMENT": "test",  # said explicitly, as NOTIFY_TEST_DATABASE_URL may be a remote server
         "NOTIFY_DATABASE_URL": database_url,
         "NOTIFY_SECRET_KEY": TEST_SECRET_KEY,
         "NOTIFY_DATA_DIR": str(tmp_path / ".notify"),

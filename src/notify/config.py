@@ -16,6 +16,8 @@ from typing import Annotated
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from notify.deployment_checks import production_endpoint_problems, unset_environment_problems
+
 
 class Environment(StrEnum):
     development = "development"
@@ -205,6 +207,11 @@ class Settings(BaseSettings):
         description="How long a process may reuse a service's keys, templates and senders; edits made "
         "elsewhere show within this time.",
     )
+    catalogue_max_stale_seconds: float = Field(
+        default=30.0, ge=0, le=600,
+        description="How long past its expiry a cached record is still used while reloads fail (database "
+        "down); then requests fail with 503 rather than trust a key that may have been revoked.",
+    )
 
     # Delivery receipts read from the SNS SMS delivery-status logs in CloudWatch Logs
     # (notify.receipts.cloudwatch). Off unless asked for: development has no AWS account.
@@ -246,20 +253,25 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @model_validator(mode="after")
-    def _check_cloudwatch(self) -> Settings:
-        if 60 % self.job_sweep_seconds:
+    @field_validator("job_sweep_seconds")
+    @classmethod
+    def _divides_a_minute(cls, value: int) -> int:
+        if 60 % value:
             raise ValueError("NOTIFY_JOB_SWEEP_SECONDS must divide 60 (1, 2, 5, 10, 15, 20, 30 or 60)")
+        return value
+
+    def _cloudwatch_problems(self) -> list[str]:
+        problems: list[str] = []
         if 60 % self.cloudwatch_poll_seconds:
-            raise ValueError("NOTIFY_CLOUDWATCH_POLL_SECONDS must divide 60 (1, 2, 5, 10, 15, 20, 30 or 60)")
+            problems.append("NOTIFY_CLOUDWATCH_POLL_SECONDS must divide 60 (1, 2, 5, 10, 15, 20, 30 or 60)")
         if any(len(name) > 240 for name in self.cloudwatch_log_groups):
-            raise ValueError("NOTIFY_CLOUDWATCH_LOG_GROUPS: each name must be at most 240 characters")
+            problems.append("NOTIFY_CLOUDWATCH_LOG_GROUPS: each name must be at most 240 characters")
         if self.cloudwatch_receipts and not self.resolved_cloudwatch_log_groups:
-            raise ValueError(
+            problems.append(
                 "NOTIFY_CLOUDWATCH_RECEIPTS needs NOTIFY_CLOUDWATCH_LOG_GROUPS, or NOTIFY_CLOUDWATCH_REGION and "
                 "NOTIFY_CLOUDWATCH_ACCOUNT_ID to name the SNS delivery-status log groups"
             )
-        return self
+        return problems
 
     @field_validator("sns_host_pattern")
     @classmethod
@@ -282,8 +294,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_insecure_or_incoherent(self) -> Settings:
         """Every problem at once, each naming its variable, so one restart fixes them all."""
-        problems: list[str] = []
+        problems: list[str] = self._cloudwatch_problems() + unset_environment_problems(self)
         if self.environment is Environment.production:
+            problems += production_endpoint_problems(self)
             missing = [
                 name
                 for name, value in (
@@ -384,15 +397,6 @@ def provider_problems(settings: Settings) -> list[str]:
                 f"the simulated provider sends nothing ({' and '.join(simulated)}); production needs "
                 "NOTIFY_SMS_PROVIDER=aws-sns|aws-sms-v2 and NOTIFY_EMAIL_PROVIDER=ses"
             )
-        endpoints = {
-            "NOTIFY_AWS_ENDPOINT_URL": settings.aws_endpoint_url,
-            "NOTIFY_SNS_ENDPOINT_URL": settings.sns_endpoint_url,
-            "NOTIFY_SMS_V2_ENDPOINT_URL": settings.sms_v2_endpoint_url,
-            "NOTIFY_SES_ENDPOINT_URL": settings.ses_endpoint_url,
-        }
-        plain = [name for name, url in endpoints.items() if url and not url.startswith("https://")]
-        if plain:
-            problems.append(f"{', '.join(plain)} must be https:// in production")
         if ProviderName.ses in email and settings.email_from_domain.endswith(".localhost"):
             problems.append("NOTIFY_EMAIL_FROM_DOMAIN must be a domain verified in SES, not notify.localhost")
     return problems

@@ -62,8 +62,8 @@ class Caches:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Caches:
-        ttl = settings.catalogue_cache_seconds
-        return cls(TtlCache(ttl), TtlCache(ttl), TtlCache(ttl))
+        ttl, stale = settings.catalogue_cache_seconds, settings.catalogue_max_stale_seconds
+        return cls(TtlCache(ttl, max_stale=stale), TtlCache(ttl, max_stale=stale), TtlCache(ttl, max_stale=stale))
 
 
 @dataclass

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import procrastinate
 from sqlalchemy.exc import OperationalError
 
+from notify.callbacks.destinations import CallbackDestinations
 from notify.callbacks.dispatch import CallbackDispatcher, CallbackPolicy, callback_client
 from notify.jobs.processing import finish_done_jobs, start_job
 from notify.log_config import get_logger
@@ -162,6 +163,7 @@ async def _dispatch_callbacks(runtime: Runtime, stop: asyncio.Event) -> None:
             client=client,
             policy=policy,
             default_region=settings.default_phone_region,
+            destinations=CallbackDestinations.for_settings(settings),
         )
         while not stop.is_set():
             full = False

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from notify.callbacks.destinations import CallbackDestinations
 from notify.catalogue.callbacks import set_delivery_callback
 from notify.runtime import Runtime
 from tests.support.accounts import Account
@@ -21,7 +22,7 @@ BEARER_TOKEN = "callback-token-0123456789"
 async def register_callback(runtime: Runtime, account: Account, url: str, token: str = BEARER_TOKEN) -> None:
     async with runtime.engine.begin() as conn:
         await set_delivery_callback(conn, runtime.secrets, account.service_id, url=url, bearer_token=token,
-                                    allow_http=True)
+                                    destinations=CallbackDestinations(allow_http=True, allow_internal=True))
 
 
 async def send_sms(client: httpx.AsyncClient, account: Account, number: str, reference: str | None = None) -> str:

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from notify.callbacks.claims import claim_due
+from notify.callbacks.destinations import CallbackDestinations
 from notify.callbacks.dispatch import (
     CallbackDispatcher,
     CallbackPolicy,
@@ -43,7 +44,8 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 def _dispatcher(runtime: Runtime, http: httpx.AsyncClient, batch_size: int = 100) -> CallbackDispatcher:
     policy = CallbackPolicy(batch_size=batch_size, concurrency=4, timeout_seconds=3, max_attempts=3,
                             backoff_base_seconds=0.1, backoff_cap_seconds=0.2)
-    return CallbackDispatcher(runtime.engine, runtime.store, runtime.secrets, http, policy)
+    return CallbackDispatcher(runtime.engine, runtime.store, runtime.secrets, http, policy,
+                              destinations=CallbackDestinations.for_settings(runtime.settings))
 
 
 async def _sent_and_final(client: httpx.AsyncClient, account: Account, runtime: Runtime, *numbers: str) -> list[str]:

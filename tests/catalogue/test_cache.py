@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from notify.catalogue.cache import TtlCache
+from notify.catalogue.cache import CatalogueUnavailable, TtlCache
 
 
 class Loader:
@@ -64,3 +64,26 @@ async def test_zero_ttl_always_loads() -> None:
     loader = Loader()
     loader.release.set()
     assert [await cache.get_or_load("k", loader) for _ in range(3)] == [1, 2, 3]
+
+
+async def test_stale_entry_is_served_only_up_to_the_limit_while_loads_fail() -> None:
+    cache: TtlCache[str, int] = TtlCache(0.01, max_stale=0.2)
+
+    async def ok() -> int:
+        return 1
+
+    async def unreachable() -> int:
+        raise OSError("connection refused")
+
+    assert await cache.get_or_load("k", ok) == 1
+    await asyncio.sleep(0.02)
+    assert await cache.get_or_load("k", unreachable) == 1  # stale, within the limit
+    deadline = asyncio.get_running_loop().time() + 5
+    while True:
+        try:
+            await cache.get_or_load("k", unreachable)
+        except CatalogueUnavailable:
+            break
+        assert asyncio.get_running_loop().time() < deadline, "a stale entry was served past its limit"
+        await asyncio.sleep(0.02)
+    assert await cache.get_or_load("k", ok) == 1  # a load that succeeds ends it

@@ -92,3 +92,7 @@ def test_bad_urls_and_tokens_are_refused_clearly(env: dict[str, str]) -> None:
     assert "must start with https://" in _fails(
         production, *base, "--url", "http://127.0.0.1:9000/cb", "--bearer-token", TOKEN)
     _run(production, *base, "--url", "https://hooks.agency.gov/cb", "--bearer-token", TOKEN, "--json")
+    # ... and only to public addresses: no loopback, private, link-local or metadata service.
+    for internal, reason in (("https://127.0.0.1:9000/cb", "loopback"), ("https://10.1.2.3/cb", "private"),
+                             ("https://[fe80::1]/cb", "link-local"), ("https://169.254.169.254/", "cloud metadata")):
+        assert f"points at a {reason} address" in _fails(production, *base, "--url", internal, "--bearer-token", TOKEN)

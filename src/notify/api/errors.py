@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from notify.api.multipart_stream import MalformedUpload
+from notify.catalogue.cache import CatalogueUnavailable
 from notify.jobs.intake import FileExceedsAllowance, InvalidSchedule
 from notify.log_config import get_logger
 from notify.receipts.batcher import ReceiptBatchFailed
@@ -139,6 +140,7 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, Callable[[Any], str]]] = {
     SnsMessageReplayed: (409, "ConflictError", str),
     SnsUnavailable: (503, "ServiceUnavailableError", str),
     ReceiptBatchFailed: (503, "ServiceUnavailableError", str),
+    CatalogueUnavailable: (503, "ServiceUnavailableError", str),
 }
 
 

@@ -12,6 +12,9 @@ receiver refusing this request as configured (wrong token, wrong path); sending 
 only repeat the refusal, so the callback is given up at once. Logs name the notification, the
 service, the attempt and a status code or error class: never a response body, the URL or a
 recipient, and the recipient exists only in the request body.
+
+Before each POST the URL is checked again (notify.callbacks.destinations): the scheme, and the
+addresses its host resolves to now, and the POST goes to the address that was checked.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notify.callbacks.claims import Due, Retry, claim_due, record_outcomes
+from notify.callbacks.destinations import CallbackDestinations, DestinationRefused, DestinationUnresolved
 from notify.callbacks.payload import delivery_status_body
 from notify.config import Settings
 from notify.jobs.records import job_files
@@ -118,6 +122,8 @@ class CallbackDispatcher:
     policy: CallbackPolicy
     default_region: str = "US"
     rng: random.Random = field(default_factory=random.Random)
+    # Production's rules unless told otherwise: https, public addresses only (see destinations).
+    destinations: CallbackDestinations = field(default_factory=CallbackDestinations)
 
     async def dispatch_once(self) -> RoundOutcome:
         """One round: claim, read recipients, POST, record. ``claimed`` tells the loop whether to go on."""
@@ -216,12 +222,22 @@ class CallbackDispatcher:
         except SecretDecryptionError:
             return _refused("SecretDecryptionError")
         content = orjson.dumps(delivery_status_body(due.notification_id, due.notification, to))
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         try:
             # httpx's timeout is per phase; this bounds the whole request, slow trickles included.
             async with asyncio.timeout(self.policy.timeout_seconds):
-                async with self.client.stream("POST", due.url, content=content, headers=headers) as response:
+                # Checked now, not only at registration: the service's DNS may point elsewhere since.
+                target = await self.destinations.pin(due.url)
+                headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                           "Host": target.host_header}
+                extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
+                async with self.client.stream(
+                    "POST", target.url, content=content, headers=headers, extensions=extensions
+                ) as response:
                     await _read_a_little(response)
+        except DestinationRefused as exc:
+            return _refused(exc.kind)
+        except DestinationUnresolved:
+            return _retry("UnresolvedHost")
         except (TimeoutError, httpx.TimeoutException):
             return _retry("Timeout")
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:

@@ -3,8 +3,9 @@
 The token is the service's secret for checking that a callback really came from us, so it is
 stored only encrypted (SecretBox, like API key secrets) and never shown back: ``get`` returns
 the URL alone. Rules follow GOV.UK Notify's: the token is at least 10 characters and the URL is
-https. Plain http is accepted outside production so a team can point a development instance at
-a local receiver.
+https. In production the URL must also reach only public addresses (notify.callbacks.destinations,
+checked again before every POST); outside production plain http and internal addresses are
+accepted so a team can point a development instance at a local receiver.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from notify.callbacks.destinations import CallbackDestinations, DestinationRefused
 from notify.callbacks.outbox import DELIVERY_STATUS
 from notify.catalogue.services import get_service
 from notify.secrets import SecretBox
@@ -84,11 +86,15 @@ async def set_delivery_callback(
     *,
     url: str,
     bearer_token: str,
-    allow_http: bool,
+    destinations: CallbackDestinations,
 ) -> CallbackRecord:
     """Create or replace the service's callback; callbacks already queued go to the new URL."""
-    url = check_callback_url(url, allow_http=allow_http)
+    url = check_callback_url(url, allow_http=destinations.allow_http)
     token = check_bearer_token(bearer_token)
+    try:
+        await destinations.check_registration(url)
+    except DestinationRefused as exc:
+        raise InvalidCallback(str(exc)) from None
     await get_service(conn, service_id)
     row = (
         await conn.execute(

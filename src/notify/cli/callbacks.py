@@ -40,13 +40,14 @@ def callback_set(
     as_json: JsonOption = False,
 ) -> None:
     """Set or replace the service's delivery-status callback."""
+    from notify.callbacks.destinations import CallbackDestinations
     from notify.catalogue.callbacks import set_delivery_callback
     from notify.secrets import SecretBox
 
     async def work(conn: Any, settings: Settings) -> dict[str, Any]:
         record = await set_delivery_callback(
             conn, SecretBox(settings.ensure_secret_key()), service, url=url, bearer_token=bearer_token,
-            allow_http=settings.callbacks_allow_http,
+            destinations=CallbackDestinations.for_settings(settings),
         )
         return _shown(service, record)
 
