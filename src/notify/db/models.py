@@ -369,6 +369,8 @@ class ReportExport(Base):
         Index("ix_report_exports_expires_at", "expires_at"),
         # The per-service export limits count a service's exports of today (migration 0010).
         Index("ix_report_exports_service_created", "service_id", "created_at"),
+        # The export sweep (every minute) reads only exports not yet expired (migration 0010).
+        Index("ix_report_exports_unexpired", "expires_at", postgresql_where=text("status <> 'expired'")),
     )
 
 

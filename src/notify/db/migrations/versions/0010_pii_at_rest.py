@@ -10,7 +10,8 @@
   its header row; rows archived before this revision are redacted here.
 - report_exports.data_from: the oldest row an export may hold, so the sweep deletes an export
   when that row's retention ends, even if the service's retention is shortened afterwards; and an
-  index on (service_id, created_at) for the per-service export limits.
+  index on (service_id, created_at) for the per-service export limits, and a partial index of the
+  exports not yet expired for the sweep that runs every minute.
 
 Revision ID: 0010
 Revises: 0009
@@ -66,10 +67,14 @@ def upgrade() -> None:
 
     op.add_column("report_exports", sa.Column("data_from", sa.DateTime(timezone=True), nullable=True))
     op.create_index("ix_report_exports_service_created", "report_exports", ["service_id", "created_at"])
+    op.create_index(
+        "ix_report_exports_unexpired", "report_exports", ["expires_at"], postgresql_where=sa.text("status <> 'expired'")
+    )
 
 
 def downgrade() -> None:
     conn = op.get_bind()
+    op.drop_index("ix_report_exports_unexpired", table_name="report_exports")
     op.drop_index("ix_report_exports_service_created", table_name="report_exports")
     op.drop_column("report_exports", "data_from")
 
