@@ -1,16 +1,22 @@
-"""Export objects expire by their own age: 24 hours, and never later than their service's retention."""
+"""Export objects expire at their expiry (24 hours at most), and never outlive the rows they copy."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import httpx
 from sqlalchemy import text
 
 from notify.retention import run_retention, sweep_exports
+from notify.retention.expiry import day_start, utc_today
 from notify.runtime import Runtime
 from notify.storage import export_key
-from tests.support.accounts import create_account
+from tests.retention.week import backdate
+from tests.support.accounts import Account, create_account
+from tests.support.exports import ready_export
+from tests.support.pii_audit import PiiAudit
+from tests.support.polling import wait_for_status
 
 
 async def test_exports_expire_after_their_ttl_and_never_outlive_retention(runtime: Runtime) -> None:
@@ -41,3 +47,58 @@ async def test_exports_expire_after_their_ttl_and_never_outlive_retention(runtim
     assert report.export_objects_deleted == report.objects_deleted == 3
     assert await left() == set()
     assert (await run_retention(runtime.engine, runtime.store, now=later)).export_objects_deleted == 0
+
+
+async def _send_and_backdate(
+    client: httpx.AsyncClient, runtime: Runtime, account: Account, audit: PiiAudit, number: str, moment: datetime
+) -> None:
+    audit.track(number)
+    audit.track_personalisation("Retained Resident", "Thursday")
+    sent = await client.post(
+        "/v2/notifications/sms",
+        json={"phone_number": number, "template_id": str(account.sms_template_id),
+              "personalisation": {"name": "Retained Resident", "day": "Thursday"}},
+        headers=account.headers(),
+    )
+    assert sent.status_code == 201, sent.text
+    await wait_for_status(client, account, sent.json()["id"], "delivered")
+    await backdate(runtime, [uuid.UUID(sent.json()["id"])], moment)
+
+
+async def _set_retention(runtime: Runtime, service_id: uuid.UUID, days: int) -> None:
+    async with runtime.engine.begin() as conn:
+        await conn.execute(text("UPDATE services SET data_retention_days = :d WHERE id = :s"), {"d": days, "s": service_id})
+
+
+async def test_an_export_never_outlives_the_oldest_row_it_holds(
+    client: httpx.AsyncClient, runtime: Runtime, pii_audit: PiiAudit
+) -> None:
+    account = await create_account(runtime)
+    await _set_retention(runtime, account.service_id, 1)
+    today = utc_today(datetime.now(UTC))
+    await _send_and_backdate(client, runtime, account, pii_audit, "+12025550261",
+                             day_start(today - timedelta(days=1)) + timedelta(minutes=30))
+    export = await ready_export(client, account, days=3)
+    # Kept one day, the row created yesterday expires at midnight tonight: so does its copy.
+    assert datetime.fromisoformat(export["expires_at"].replace("Z", "+00:00")) == day_start(today + timedelta(days=1))
+    key = export_key(account.service_id, uuid.UUID(export["id"]))
+    assert "+12025550261" in (await runtime.store.get(key)).decode()
+
+    assert await sweep_exports(runtime.engine, runtime.store, now=day_start(today + timedelta(days=1))) == 1
+    assert not await runtime.store.exists(key)
+    assert (await client.get(f"/v2/reports/{export['id']}", headers=account.headers())).status_code == 410
+
+
+async def test_an_export_goes_when_its_service_then_keeps_data_for_less_time(
+    client: httpx.AsyncClient, runtime: Runtime, pii_audit: PiiAudit
+) -> None:
+    account = await create_account(runtime)
+    now = datetime.now(UTC)
+    await _send_and_backdate(client, runtime, account, pii_audit, "+12025550262", now - timedelta(days=3))
+    export = await ready_export(client, account, days=7)
+    key = export_key(account.service_id, uuid.UUID(export["id"]))
+    assert await sweep_exports(runtime.engine, runtime.store, now=now) == 0
+
+    await _set_retention(runtime, account.service_id, 1)  # the row it holds has now expired
+    assert await sweep_exports(runtime.engine, runtime.store, now=now) == 1
+    assert not await runtime.store.exists(key)
