@@ -17,6 +17,7 @@ from tests.support.accounts import Account, create_account
 from tests.support.exports import ready_export
 from tests.support.pii_audit import PiiAudit
 from tests.support.polling import wait_for_status
+from tests.support.sending import send
 
 
 async def test_exports_expire_after_their_ttl_and_never_outlive_retention(runtime: Runtime) -> None:
@@ -53,16 +54,10 @@ async def _send_and_backdate(
     client: httpx.AsyncClient, runtime: Runtime, account: Account, audit: PiiAudit, number: str, moment: datetime
 ) -> None:
     audit.track(number)
-    audit.track_personalisation("Retained Resident", "Thursday")
-    sent = await client.post(
-        "/v2/notifications/sms",
-        json={"phone_number": number, "template_id": str(account.sms_template_id),
-              "personalisation": {"name": "Retained Resident", "day": "Thursday"}},
-        headers=account.headers(),
-    )
-    assert sent.status_code == 201, sent.text
-    await wait_for_status(client, account, sent.json()["id"], "delivered")
-    await backdate(runtime, [uuid.UUID(sent.json()["id"])], moment)
+    audit.track_personalisation("Friday")  # what tests.support.sending.send personalises with
+    notification_id = await send(client, account, number)
+    await wait_for_status(client, account, notification_id, "delivered")
+    await backdate(runtime, [uuid.UUID(notification_id)], moment)
 
 
 async def _set_retention(runtime: Runtime, service_id: uuid.UUID, days: int) -> None:
