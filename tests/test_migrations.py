@@ -65,6 +65,11 @@ def test_0010_encrypts_the_team_members_already_stored(postgres_url: str) -> Non
             team_lookup(box, TemplateType.email, "old.staffer@agency.example.gov"),
         }
         assert b"5550177" not in dump and b"old.staffer" not in dump
+
+        migrate.downgrade(url, "0009", secret_key=TEST_SECRET_KEY)  # and back, for a rollback
+        with psycopg.connect(libpq_url(url)) as conn:
+            back = sorted(conn.execute("SELECT recipient_type, recipient FROM service_team_members").fetchall())
+        assert back == [("email", "old.staffer@agency.example.gov"), ("sms", "+12025550177")]
     finally:
         with psycopg.connect(libpq_url(postgres_url), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
