@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterable, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import httpx
 from sqlalchemy import text
 
+from notify.reports.exports import ExportLimits, ExportStatus, create_export, get_export, write_export
+from notify.reports.query import ReportScope
 from notify.retention import run_retention, sweep_exports
 from notify.retention.expiry import day_start, utc_today
 from notify.runtime import Runtime
-from notify.storage import export_key
+from notify.storage import ObjectStore, export_key
 from tests.retention.week import backdate
 from tests.support.accounts import Account, create_account
 from tests.support.exports import ready_export
@@ -97,3 +101,36 @@ async def test_an_export_goes_when_its_service_then_keeps_data_for_less_time(
     await _set_retention(runtime, account.service_id, 1)  # the row it holds has now expired
     assert await sweep_exports(runtime.engine, runtime.store, now=now) == 1
     assert not await runtime.store.exists(key)
+
+
+class _SweptWhileWriting:
+    """The real store, on which the export sweep runs as an export's upload starts (the race it must survive)."""
+
+    def __init__(self, inner: ObjectStore, sweep: Callable[[], Awaitable[None]]) -> None:
+        self._inner, self._sweep = inner, sweep
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        await self._sweep()
+        return await self._inner.put_stream(key, chunks)
+
+
+async def test_an_export_expired_while_it_was_written_does_not_stay(runtime: Runtime) -> None:
+    account = await create_account(runtime)
+    now = datetime.now(UTC)
+    scope = ReportScope(service_id=account.service_id, since=now - timedelta(days=1))
+    async with runtime.engine.begin() as conn:
+        export = await create_export(conn, scope, ttl=timedelta(hours=24), retention_days=7,
+                                     limits=ExportLimits(10, 10), now=now)
+
+    async def expire_now() -> None:
+        async with runtime.engine.begin() as conn:
+            await conn.execute(text("UPDATE report_exports SET expires_at = now() WHERE id = :id"), {"id": export.id})
+        await sweep_exports(runtime.engine, runtime.store, now=datetime.now(UTC))
+
+    await write_export(runtime.engine, cast(ObjectStore, _SweptWhileWriting(runtime.store, expire_now)), export.id)
+    assert not await runtime.store.exists(export.object_key)
+    async with runtime.engine.connect() as conn:
+        assert (await get_export(conn, None, export.id)).status is ExportStatus.expired
