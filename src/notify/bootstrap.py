@@ -29,7 +29,7 @@ class Demo:
 
 def prepare_database(settings: Settings) -> str:
     url = resolve_database_url(settings)
-    migrate.upgrade(url)
+    migrate.upgrade(url, secret_key=settings.ensure_secret_key())
     return url
 
 

@@ -172,7 +172,13 @@ class Settings(BaseSettings):
     callback_backoff_base_seconds: float = Field(default=60, gt=0, description="Wait after the first failure.")
     callback_backoff_cap_seconds: float = Field(default=900, gt=0, description="Longest wait between attempts.")
 
-    export_ttl_hours: float = Field(default=24, gt=0, le=24 * 7, description="How long report exports are kept.")
+    # Report exports (PII, issue 9): an export is a full copy of recipients, so it lives at most a
+    # day (DESIGN: "expires within 24 hours") and a service may make only so many.
+    export_ttl_hours: float = Field(default=24, gt=0, le=24, description="How long report exports are kept.")
+    export_max_concurrent: int = Field(
+        default=3, ge=1, le=1000, description="Exports a service may have waiting or being written at once."
+    )
+    export_max_per_day: int = Field(default=50, ge=1, le=100_000, description="Exports a service may request per UTC day.")
 
     sns_topic_arns: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -18,7 +18,7 @@ from notify.log_config import get_logger
 from notify.receipts.apply import Receipt, apply_receipts, sweep_parked_receipts
 from notify.receipts.timeouts import time_out_unanswered
 from notify.reports.exports import write_export
-from notify.retention import run_retention
+from notify.retention import run_retention, sweep_exports
 from notify.statuses import Status
 from notify.storage import StorageUnavailable
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from notify.runtime import Runtime
 
 logger = get_logger(__name__)
+
+EXPORT_SWEEP_CRON = "* * * * *"  # every minute: an export object outlives its expiry by a minute at most
 
 
 def register_tasks(app: procrastinate.App, runtime: Runtime) -> None:
@@ -84,7 +86,26 @@ def register_tasks(app: procrastinate.App, runtime: Runtime) -> None:
         ),
     )
     async def run_retention_task(timestamp: int) -> None:
-        await run_retention(runtime.engine, runtime.store, now=datetime.fromtimestamp(timestamp, UTC))
+        await run_retention(
+            runtime.engine, runtime.store, now=datetime.fromtimestamp(timestamp, UTC),
+            export_ttl_hours=runtime.settings.export_ttl_hours,
+        )
+
+    # Report exports hold recipients, so they go at their expiry, not at the next nightly run:
+    # every minute, the rows past their expires_at (or their data's retention), then any object
+    # older than the TTL. One indexed query and one listing of exports/; locks as above.
+    @app.periodic(cron=EXPORT_SWEEP_CRON, periodic_id="exports")
+    @app.task(
+        name="sweep_exports",
+        queueing_lock="sweep_exports",
+        lock="sweep_exports",
+        retry=procrastinate.RetryStrategy(max_attempts=2, wait=10, retry_exceptions={StorageUnavailable, OperationalError}),
+    )
+    async def sweep_exports_task(timestamp: int) -> None:
+        await sweep_exports(
+            runtime.engine, runtime.store, now=datetime.fromtimestamp(timestamp, UTC),
+            ttl_hours=runtime.settings.export_ttl_hours,
+        )
 
     # CloudWatch delivery receipts (NOTIFY_CLOUDWATCH_RECEIPTS): a periodic task rather than a loop
     # in every worker, so the database keeps one waiting and one running poll across all workers,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from notify.db.models import KeyType
+from notify.catalogue import services
+from notify.db.models import KeyType, TemplateType
 from notify.runtime import Runtime
+from notify.secrets import SecretBox
 from notify.sending.providers.simulated import SimulatedProvider
 from notify.sending.submit import TEAM_KEY_MESSAGE, TRIAL_MODE_MESSAGE
 from tests.support.accounts import TEAM_EMAIL, TEAM_PHONE, Account, create_account
@@ -80,7 +82,8 @@ async def test_failed_filter_lists_every_kind_of_failure(
 async def test_team_key_sends_only_to_the_team(
     client: httpx.AsyncClient, account: Account, pii_audit: PiiAudit
 ) -> None:
-    pii_audit.track("+12025550143")
+    # Team contacts are staff, not the public, but are stored only encrypted: the audit checks them too.
+    pii_audit.track("+12025550143", TEAM_PHONE, TEAM_EMAIL)
     refused = await _sms(client, account, "+12025550143", KeyType.team)
     assert refused.status_code == 400
     assert refused.json()["errors"] == [{"error": "BadRequestError", "message": TEAM_KEY_MESSAGE}]
@@ -96,7 +99,7 @@ async def test_team_key_sends_only_to_the_team(
 
 async def test_trial_mode_service(client: httpx.AsyncClient, runtime: Runtime, pii_audit: PiiAudit) -> None:
     trial = await create_account(runtime, restricted=True)
-    pii_audit.track("+12025550143")
+    pii_audit.track("+12025550143", TEAM_PHONE, TEAM_EMAIL)
     refused = await _sms(client, trial, "+12025550143", KeyType.normal)
     assert refused.status_code == 400
     assert refused.json()["errors"] == [{"error": "BadRequestError", "message": TRIAL_MODE_MESSAGE}]
@@ -119,3 +122,20 @@ async def test_international_numbers_need_the_permission(
     # Sent abroad: like GOV.UK Notify, 'sent' (international), not 'delivered'.
     got = await wait_for_status(client, international, accepted.json()["id"], "sent")
     assert got["phone_number"] == "+447700900123"
+
+
+async def test_the_team_list_is_stored_encrypted_and_found_by_its_keyed_digest(
+    runtime: Runtime, account: Account, pii_audit: PiiAudit
+) -> None:
+    pii_audit.track(TEAM_PHONE, TEAM_EMAIL)
+    async with runtime.engine.connect() as conn:
+        assert await services.team_members(conn, runtime.secrets, account.service_id) == [
+            (TemplateType.email, TEAM_EMAIL), (TemplateType.sms, TEAM_PHONE)
+        ]
+        assert await services.is_team_member(conn, runtime.secrets, account.service_id, TemplateType.email,
+                                             TEAM_EMAIL.upper())
+        assert not await services.is_team_member(conn, runtime.secrets, account.service_id, TemplateType.sms,
+                                                 "+12025550143")
+        # Another key finds nothing: the digest is keyed, so it cannot be recomputed without NOTIFY_SECRET_KEY.
+        other = SecretBox("another-secret-key-that-is-long-enough-000000")
+        assert not await services.is_team_member(conn, other, account.service_id, TemplateType.sms, TEAM_PHONE)

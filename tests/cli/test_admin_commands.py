@@ -33,6 +33,8 @@ def test_service_template_and_key_lifecycle(env: dict[str, str], database_url: s
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT secret_encrypted FROM api_keys")).scalar_one()
         assert key["key"][-36:].encode() not in stored
+        team = conn.execute(text("SELECT service_team_members::text FROM service_team_members")).scalar_one()
+        assert "staff@agency.gov" not in team.lower()  # the team contact is stored encrypted only
     revoked = _run(env, "key", "revoke", "--service", service["id"], "--key-id", key["id"], "--json")
     assert revoked == {"id": key["id"], "revoked": True}
     with engine.connect() as conn:

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from notify.db.models import KeyType
 from notify.runtime import Runtime
 from notify.sending.providers.simulated import SimulatedProvider
-from tests.support.accounts import Account, create_account
+from tests.support.accounts import TEAM_EMAIL, TEAM_PHONE, Account, create_account
 from tests.support.jobs import csv_bytes, sms_rows, upload, wait_for_job, wait_until_all_final
 from tests.support.pii_audit import PiiAudit
 
@@ -185,7 +185,7 @@ async def test_trial_mode_only_sends_to_the_team(
     client: httpx.AsyncClient, runtime: Runtime, pii_audit: PiiAudit
 ) -> None:
     trial = await create_account(runtime, restricted=True)
-    pii_audit.track("+12025550143")
+    pii_audit.track("+12025550143", TEAM_PHONE, TEAM_EMAIL)
     refused = await upload(client, trial, csv_bytes([["(202) 555-0100", "Team", "x"], ["2025550143", "Stranger", "y"]]))
     assert refused.status_code == 400
     assert "trial mode" in refused.json()["errors"][0]["message"]

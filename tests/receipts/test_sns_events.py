@@ -7,7 +7,9 @@ import pytest
 
 from notify.receipts.apply import Receipt
 from notify.receipts.sns_events import SMS_EVENTS, parse_sns_event
+from notify.receipts.sns_sms_log import parse_delivery_status
 from notify.statuses import REASON_LABELS, Status, label
+from tests.receipts.sns_logs import delivery_event
 from tests.support.sns import ses_event, sms_event
 
 EMAIL = "kim.recipient@agency.example.gov"
@@ -79,6 +81,25 @@ def test_every_sms_failure_response_is_a_report_label_or_says_why_not() -> None:
     for event_type, (status, response) in SMS_EVENTS.items():
         if response is not None and event_type not in own_wording:
             assert response.lower() in REASON_LABELS, event_type
+
+
+@pytest.mark.parametrize(
+    ("carrier", "kept"),
+    [
+        ("Verizon Wireless", "Verizon Wireless"),
+        ("  AT&T   Mobility ", "AT&T Mobility"),
+        ("Carrier for +1 (202) 555-0188", None),
+        ("2025550188", None),
+        ("T-Mobile 5G", "T-Mobile 5G"),
+        ("x" * 300, None),
+        ("", None),
+    ],
+)
+def test_sns_and_cloudwatch_keep_a_carrier_by_the_same_rule(carrier: str, kept: str | None) -> None:
+    """A carrier name that could quote the phone number is dropped, whichever source it came from."""
+    (over_sns,) = _parse(sms_event("TEXT_DELIVERED", "sms-1", PHONE, carrier=carrier))
+    from_logs = parse_delivery_status(delivery_event("sns-1", PHONE, carrier=carrier))
+    assert over_sns.carrier == from_logs.carrier == kept
 
 
 def test_sms_event_without_a_carrier() -> None:

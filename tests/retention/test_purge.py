@@ -14,8 +14,9 @@ from notify.retention.facts import roll_up_day
 from notify.retention.purge import delete_expired_notifications
 from notify.runtime import Runtime
 from notify.storage import upload_key
-from tests.retention.week import at, day, night, send_day
+from tests.retention.week import at, day, night, phone, send_day
 from tests.support.accounts import create_account
+from tests.support.jobs import csv_bytes, upload, wait_until_all_final
 from tests.support.pii_audit import PiiAudit
 
 
@@ -115,3 +116,31 @@ async def test_a_job_keeps_its_object_until_its_rows_and_its_schedule_have_expir
     assert not await runtime.store.exists(key)
     assert await _count(runtime, "SELECT count(*) FROM jobs WHERE service_id = :s AND archived_at IS NULL", s=sid) == 0
     assert await _count(runtime, "SELECT count(*) FROM jobs WHERE service_id = :s", s=sid) == len(jobs) + 1
+
+
+async def test_an_expired_job_keeps_neither_its_file_name_nor_its_header(
+    client: httpx.AsyncClient, runtime: Runtime, pii_audit: PiiAudit
+) -> None:
+    """The file name and column names are the team's words about the people in the file: gone with it."""
+    account = await create_account(runtime)
+    await _set_retention(runtime, account.service_id, 1)
+    rows = [[phone(331), "Okafor Resident", "Friday", "Household Okafor-Mbeki"]]
+    pii_audit.track(rows[0][0])
+    pii_audit.track_personalisation(*rows[0][1:])
+    header = ["phone number", "name", "day", "Mbeki family caseworker"]
+    response = await upload(client, account, csv_bytes(rows, header=header), filename="okafor-mbeki-household.csv")
+    assert response.status_code == 201, response.text
+    job_id = response.json()["data"]["id"]
+    assert response.json()["data"]["name"] == "okafor-mbeki-household.csv"
+    await wait_until_all_final(client, account, job_id)
+    async with runtime.engine.begin() as conn:
+        await conn.execute(text("UPDATE notifications SET created_at = :at WHERE job_id = :j"), {"at": at(0), "j": job_id})
+        await conn.execute(text("UPDATE jobs SET created_at = :at WHERE id = :j"), {"at": at(0), "j": job_id})
+
+    report = await run_retention(runtime.engine, runtime.store, now=night(3))
+    assert report.jobs_archived == 1
+    async with runtime.engine.connect() as conn:
+        kept = (await conn.execute(text("SELECT jobs::text FROM jobs WHERE id = :j"), {"j": job_id})).scalar_one()
+    assert "okafor" not in kept.lower() and "mbeki" not in kept.lower()
+    job = (await client.get(f"/v2/jobs/{job_id}", headers=account.headers())).json()["data"]
+    assert (job["name"], job["row_count"]) == (None, 1)  # the job itself, and its counts, stay

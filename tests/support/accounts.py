@@ -53,8 +53,8 @@ async def create_account(
         )
         sender = await services.add_sms_sender(conn, svc.id, "Agency", is_default=True)
         reply_to = await services.add_reply_to(conn, svc.id, "replies@agency.example.gov", is_default=True)
-        await services.add_team_member(conn, svc.id, TemplateType.sms, TEAM_PHONE)
-        await services.add_team_member(conn, svc.id, TemplateType.email, TEAM_EMAIL)
+        await services.add_team_member(conn, runtime.secrets, svc.id, TemplateType.sms, TEAM_PHONE)
+        await services.add_team_member(conn, runtime.secrets, svc.id, TemplateType.email, TEAM_EMAIL)
         sms = await templates.create_template(
             conn, svc.id, name="Reminder", template_type=TemplateType.sms,
             content="Hi ((name)), your appointment is on ((day)).",

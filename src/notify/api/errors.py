@@ -23,6 +23,7 @@ from notify.receipts.batcher import ReceiptBatchFailed
 from notify.receipts.sns_signature import SnsMessageInvalid, SnsMessageUnauthentic, SnsUnavailable
 from notify.receipts.sns_webhook import SnsMessageReplayed
 from notify.recipients.spreadsheet import FileRejected
+from notify.reports.exports import ExportLimitExceeded
 from notify.recipients.email import InvalidEmailAddress
 from notify.recipients.phone import InvalidPhoneNumber
 from notify.sending.group_commit import BatchFailed, RateLimitExceeded, SendLimitExceeded
@@ -141,6 +142,7 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, Callable[[Any], str]]] = {
     SnsUnavailable: (503, "ServiceUnavailableError", str),
     ReceiptBatchFailed: (503, "ServiceUnavailableError", str),
     CatalogueUnavailable: (503, "ServiceUnavailableError", str),
+    ExportLimitExceeded: (429, "TooManyRequestsError", str),
 }
 
 

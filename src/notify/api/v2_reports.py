@@ -16,7 +16,14 @@ from notify.api.auth import Caller, authenticate
 from notify.api.errors import ApiError
 from notify.api.responses import json_response, timestamp
 from notify.jobs.records import JobNotFound, get_job
-from notify.reports.exports import ExportNotFound, ExportRecord, ExportStatus, create_export, get_export
+from notify.reports.exports import (
+    ExportLimits,
+    ExportNotFound,
+    ExportRecord,
+    ExportStatus,
+    create_export,
+    get_export,
+)
 from notify.reports.query import ReportScope
 from notify.storage import ObjectNotFound
 from notify.reports.stream import ReportStream, open_report
@@ -120,6 +127,7 @@ async def request_export(
         export = await create_export(
             conn, scope, ttl=timedelta(hours=runtime.settings.export_ttl_hours),
             retention_days=caller.service.data_retention_days, now=now,
+            limits=ExportLimits(runtime.settings.export_max_concurrent, runtime.settings.export_max_per_day),
         )
         await runtime.defer_export(conn, export.id)
     return json_response({"data": export_json(export, runtime.settings.base_url, None)}, status_code=202)
@@ -136,7 +144,9 @@ async def _export(request: Request, caller: Caller, report_id: str) -> ExportRec
             export = await get_export(conn, caller.service.id, wanted)
         except ExportNotFound:
             raise ApiError(404, "NoResultFound", "No result found") from None
-    if export.status is ExportStatus.ready and export.expires_at <= datetime.now(UTC):
+    if export.status is ExportStatus.expired or (
+        export.status is ExportStatus.ready and export.expires_at <= datetime.now(UTC)
+    ):
         raise ApiError(410, "ReportExpired", "This report has expired; request a new one")
     return export
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from notify.db.models import TemplateType
 from notify.recipients.email import normalise_email
 from notify.recipients.phone import normalise_phone
+from notify.secrets import SecretBox
 
 MAX_RETENTION_DAYS = 7
 # Said instead of a provider's name to send through the configured default again (stored as NULL).
@@ -209,29 +210,58 @@ def normalise_team_recipient(recipient_type: TemplateType, value: str, *, region
     return normalise_email(value).lower()
 
 
+# Team contacts are the service's staff, not the public, but the database still holds no phone
+# number or email address in clear: each is stored encrypted (like API key secrets) with a keyed
+# lookup digest of its normalised form, so trial mode and team keys can check a recipient by
+# equality without decrypting the list. See notify.secrets.
+_TEAM_LOOKUP = "team-member"
+
+
+def team_lookup(box: SecretBox, recipient_type: TemplateType, normalised: str) -> bytes:
+    """The digest stored beside a team contact; ``normalised`` as normalise_team_recipient gives it."""
+    return box.lookup_digest(_TEAM_LOOKUP, f"{recipient_type.value}:{normalised}")
+
+
 async def add_team_member(
-    conn: AsyncConnection, service_id: uuid.UUID, recipient_type: TemplateType, value: str, *, region: str = "US"
+    conn: AsyncConnection,
+    box: SecretBox,
+    service_id: uuid.UUID,
+    recipient_type: TemplateType,
+    value: str,
+    *,
+    region: str = "US",
 ) -> None:
+    normalised = normalise_team_recipient(recipient_type, value, region=region)
     await conn.execute(
         text(
-            "INSERT INTO service_team_members (id, service_id, recipient_type, recipient) "
-            "VALUES (:id, :s, :t, :r) ON CONFLICT DO NOTHING"
+            "INSERT INTO service_team_members (id, service_id, recipient_type, recipient_encrypted, recipient_lookup) "
+            "VALUES (:id, :s, :t, :encrypted, :lookup) ON CONFLICT DO NOTHING"
         ),
-        {"id": uuid.uuid4(), "s": service_id, "t": recipient_type.value,
-         "r": normalise_team_recipient(recipient_type, value, region=region)},
+        {"id": uuid.uuid4(), "s": service_id, "t": recipient_type.value, "encrypted": box.encrypt(normalised),
+         "lookup": team_lookup(box, recipient_type, normalised)},
     )
 
 
 async def is_team_member(
-    conn: AsyncConnection, service_id: uuid.UUID, recipient_type: TemplateType, normalised: str
+    conn: AsyncConnection, box: SecretBox, service_id: uuid.UUID, recipient_type: TemplateType, normalised: str
 ) -> bool:
     value = normalised.lower() if recipient_type is TemplateType.email else normalised
     row = (
         await conn.execute(
             text(
-                "SELECT 1 FROM service_team_members WHERE service_id = :s AND recipient_type = :t AND recipient = :r"
+                "SELECT 1 FROM service_team_members "
+                "WHERE service_id = :s AND recipient_type = :t AND recipient_lookup = :lookup"
             ),
-            {"s": service_id, "t": recipient_type.value, "r": value},
+            {"s": service_id, "t": recipient_type.value, "lookup": team_lookup(box, recipient_type, value)},
         )
     ).first()
     return row is not None
+
+
+async def team_members(conn: AsyncConnection, box: SecretBox, service_id: uuid.UUID) -> list[tuple[TemplateType, str]]:
+    """The service's team contacts in clear, for showing them to the service's own users."""
+    rows = await conn.execute(
+        text("SELECT recipient_type, recipient_encrypted FROM service_team_members WHERE service_id = :s"),
+        {"s": service_id},
+    )
+    return sorted((TemplateType(kind), box.decrypt(token)) for kind, token in rows.all())

@@ -32,8 +32,10 @@ def service_create(
 ) -> None:
     """Create a service."""
     from notify.catalogue import services
+    from notify.secrets import SecretBox
 
     async def work(conn: Any, settings: Settings) -> dict[str, Any]:
+        box = SecretBox(settings.ensure_secret_key())
         svc = await services.create_service(
             conn, name=name, restricted=not live, message_limit=message_limit, rate_limit=rate_limit,
             international_sms=international_sms, data_retention_days=retention_days,
@@ -43,9 +45,11 @@ def service_create(
         replies = [str(await services.add_reply_to(conn, svc.id, r, is_default=i == 0))
                    for i, r in enumerate(reply_to or [])]
         for phone in team_phone or []:
-            await services.add_team_member(conn, svc.id, TemplateType.sms, phone, region=settings.default_phone_region)
+            await services.add_team_member(
+                conn, box, svc.id, TemplateType.sms, phone, region=settings.default_phone_region
+            )
         for email in team_email or []:
-            await services.add_team_member(conn, svc.id, TemplateType.email, email)
+            await services.add_team_member(conn, box, svc.id, TemplateType.email, email)
         return {"id": str(svc.id), "name": svc.name, "trial_mode": svc.restricted, "message_limit": svc.message_limit,
                 "rate_limit": svc.rate_limit, "international_sms": svc.international_sms,
                 "data_retention_days": svc.data_retention_days, "sms_sender_ids": senders, "reply_to_ids": replies}

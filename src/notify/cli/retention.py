@@ -30,7 +30,9 @@ def retention_run(
     now: Annotated[
         str | None, typer.Option(help="Act as if it were this time (ISO 8601, UTC unless an offset is given).")
     ] = None,
-    export_ttl_hours: Annotated[float, typer.Option(min=0, help="Delete export objects older than this.")] = 24,
+    export_ttl_hours: Annotated[
+        float | None, typer.Option(min=0, help="Delete export objects older than this (NOTIFY_EXPORT_TTL_HOURS).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run the nightly retention once: facts, then expired notifications, then expired objects."""
@@ -49,7 +51,8 @@ def retention_run(
     async def main() -> dict[str, Any]:
         engine = create_engine(resolve_database_url(settings), pool_size=1)
         try:
-            report = await run_retention(engine, open_object_store(settings), now=at, export_ttl_hours=export_ttl_hours)
+            ttl = settings.export_ttl_hours if export_ttl_hours is None else export_ttl_hours
+            report = await run_retention(engine, open_object_store(settings), now=at, export_ttl_hours=ttl)
         finally:
             await engine.dispose()
         return report.as_dict()

@@ -73,7 +73,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
     settings = load_cli_settings()
     url = resolve_database_url(settings)
-    migrate.upgrade(url, revision)
+    migrate.upgrade(url, revision, secret_key=settings.ensure_secret_key())
     console.print(f"database at revision {migrate.current_revision(url)}")
 
 

@@ -2,7 +2,8 @@
 
 A notification points at its recipient only as (job_id, job_row_number); the row itself lives in
 the job's object in storage for the retention period.  Team members are the service's own staff
-(trial-mode allow list), not members of the public, and are the one place contact details live.
+(trial-mode allow list), not members of the public; even their contact details are stored only
+encrypted, beside a keyed lookup digest (notify.secrets).
 """
 
 from __future__ import annotations
@@ -127,12 +128,17 @@ class TeamMember(Base):
     """A service's own staff contact, allowed as a recipient in trial mode and with team keys."""
 
     __tablename__ = "service_team_members"
-    __table_args__ = (UniqueConstraint("service_id", "recipient_type", "recipient"),)
+    __table_args__ = (UniqueConstraint("service_id", "recipient_type", "recipient_lookup"),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
     recipient_type: Mapped[TemplateType] = mapped_column(_enum(TemplateType, "recipient_type"))
-    recipient: Mapped[str] = mapped_column(String(255), doc="normalised: E.164 or lower-cased email")
+    recipient_encrypted: Mapped[bytes] = mapped_column(
+        LargeBinary, doc="Fernet token under NOTIFY_SECRET_KEY of the normalised contact (E.164 or lower-cased email)"
+    )
+    recipient_lookup: Mapped[bytes] = mapped_column(
+        LargeBinary, doc="keyed HMAC of the normalised contact (key derived from NOTIFY_SECRET_KEY, never stored)"
+    )
 
 
 class Template(Base):
@@ -355,8 +361,17 @@ class ReportExport(Base):
     created_at: Mapped[datetime] = _now()
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    data_from: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), doc="the oldest row the export may hold: it goes when that row's retention ends"
+    )
 
-    __table_args__ = (Index("ix_report_exports_expires_at", "expires_at"),)
+    __table_args__ = (
+        Index("ix_report_exports_expires_at", "expires_at"),
+        # The per-service export limits count a service's exports of today (migration 0010).
+        Index("ix_report_exports_service_created", "service_id", "created_at"),
+        # The export sweep (every minute) reads only exports not yet expired (migration 0010).
+        Index("ix_report_exports_unexpired", "expires_at", postgresql_where=text("status <> 'expired'")),
+    )
 
 
 class ParkedReceipt(Base):

@@ -177,7 +177,7 @@ async def _check_team_only(
     )
     async with runtime.engine.connect() as conn:
         for row in rows:
-            if not await is_team_member(conn, service.id, kind, row.recipient):
+            if not await is_team_member(conn, runtime.secrets, service.id, kind, row.recipient):
                 raise RecipientNotAllowed(TEAM_KEY_MESSAGE if key_type is KeyType.team else TRIAL_MODE_MESSAGE)
 
 

@@ -10,7 +10,7 @@ Event shapes, as AWS documents them:
   ``mail.messageId``; ``bounce.bounceType`` / ``bounce.bounceSubType``.
   docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html
 - End User Messaging SMS event destinations: ``eventType`` (TEXT_*), reference in ``messageId``,
-  optional ``carrierName``.
+  optional ``carrierName`` (kept only through notify.receipts.provider_text).
   docs.aws.amazon.com/sms-voice/latest/userguide/configuration-sets-event-types.html
 
 Anything else is recognised as nothing: acknowledged and logged by its type name only.
@@ -25,10 +25,10 @@ from typing import Any
 import orjson
 
 from notify.receipts.apply import Receipt
+from notify.receipts.provider_text import keep_provider_text
 from notify.statuses import Status
 
 MAX_REFERENCE_LENGTH = 255
-MAX_CARRIER_LENGTH = 100
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z_ ]{0,63}")  # an event type or bounce type, safe to log or store
 
@@ -127,8 +127,7 @@ def _sms_event(event: dict[str, Any], event_type: str) -> SnsEvent:
     if reference is None or event_type not in SMS_EVENTS:
         return SnsEvent(kind, recognised=False)
     status, response = SMS_EVENTS[event_type]
-    carrier = event.get("carrierName")
-    carrier = (carrier.strip()[:MAX_CARRIER_LENGTH] or None) if isinstance(carrier, str) else None
+    carrier = keep_provider_text(event.get("carrierName"))  # the same rule as the CloudWatch path
     return SnsEvent(kind, (Receipt(reference, status, carrier=carrier, provider_response=response),))
 
 

@@ -15,9 +15,9 @@ provider response.  Errors say what was wrong with an event, never what it conta
 from __future__ import annotations
 
 import json
-import re
 
 from notify.receipts.apply import Receipt
+from notify.receipts.provider_text import MAX_PROVIDER_TEXT, keep_provider_text
 from notify.statuses import Status
 
 # AWS's providerResponse wording (lower-cased) for failures that will not change on a retry:
@@ -43,12 +43,6 @@ TEMPORARY_RESPONSES: frozenset[str] = frozenset(
         "ttl expired",
     }
 )
-
-# Longer than any AWS response or carrier name; a longer value is not what we expect to keep.
-_MAX_TEXT = 255
-
-# Seven or more digits, allowing the separators people write numbers with: looks like a phone number.
-_NUMBER_LIKE = re.compile(r"\d(?:[\s().+-]*\d){6,}")
 
 
 class MalformedEvent(ValueError):
@@ -82,10 +76,10 @@ def parse_delivery_status(message: str) -> Receipt:
     if not isinstance(notification, dict) or not isinstance(delivery, dict):
         raise MalformedEvent("missing-notification-or-delivery")
     reference = notification.get("messageId")
-    if not isinstance(reference, str) or not reference.strip() or len(reference) > _MAX_TEXT:
+    if not isinstance(reference, str) or not reference.strip() or len(reference) > MAX_PROVIDER_TEXT:
         raise MalformedEvent("missing-message-id")
-    response = _safe_text(delivery.get("providerResponse"))
-    carrier = _safe_text(delivery.get("phoneCarrier"))
+    response = keep_provider_text(delivery.get("providerResponse"))
+    carrier = keep_provider_text(delivery.get("phoneCarrier"))
     match event.get("status"):
         case "SUCCESS":
             status = Status.delivered
@@ -99,12 +93,3 @@ def parse_delivery_status(message: str) -> Receipt:
 def _normalise(text: str | None) -> str:
     return " ".join((text or "").split()).rstrip(".").lower()
 
-
-def _safe_text(value: object) -> str | None:
-    """Keep a short AWS text; drop anything that could hold a phone number rather than store it."""
-    if not isinstance(value, str):
-        return None
-    text = " ".join(value.split())
-    if not text or len(text) > _MAX_TEXT or _NUMBER_LIKE.search(text):
-        return None
-    return text

@@ -2,8 +2,14 @@
 
 A worker writes the same CSV as the streamed report into object storage with a multipart upload,
 chunk by chunk, so the export is never whole in memory.  The export object is recipient data, so
-it lives under ``exports/`` and expires: after ``export_ttl_hours`` (24 by default), and never
-later than the oldest of its rows would expire under the service's retention.
+it lives under ``exports/`` and expires: after ``export_ttl_hours`` (24 at most), and never
+later than the oldest row it may hold expires under the service's retention (``data_from``, kept
+so the sweep also honours a retention shortened afterwards; see notify.retention.exports).
+
+Each export is a full copy of recipients, so a service may have only ``export_max_concurrent``
+exports waiting or being written, and request ``export_max_per_day`` per UTC day. Both are
+counted in PostgreSQL under a per-service transaction lock, so they hold across API processes
+and between racing requests.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from notify.log_config import get_logger
+from notify.retention.expiry import data_expiry, day_start, utc_today
 from notify.reports.query import ReportScope
 from notify.reports.stream import open_report
 from notify.statuses import Status
@@ -41,6 +48,16 @@ class ExportNotFound(Exception):
     pass
 
 
+class ExportLimitExceeded(Exception):
+    """The service has as many exports as it may: in flight at once, or today."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportLimits:
+    max_concurrent: int
+    max_per_day: int
+
+
 @dataclass(frozen=True, slots=True)
 class ExportRecord:
     id: uuid.UUID
@@ -54,12 +71,16 @@ class ExportRecord:
     created_at: datetime
     completed_at: datetime | None
     expires_at: datetime
+    data_from: datetime | None
 
 
 _COLUMNS = (
     "id, service_id, status, scope, row_count, rows_written, estimated_rows, object_key, created_at, "
-    "completed_at, expires_at"
+    "completed_at, expires_at, data_from"
 )
+# One lock per service for creating exports (the first key is this lock's namespace: "exports").
+_LOCK = text("SELECT pg_advisory_xact_lock(1702391920, hashtext(CAST(:s AS text)))")
+_IN_FLIGHT = (ExportStatus.pending.value, ExportStatus.in_progress.value)
 
 
 def _record(row: object) -> ExportRecord:
@@ -88,23 +109,84 @@ def scope_from_json(service_id: uuid.UUID, data: dict) -> ReportScope:  # type: 
 
 
 async def create_export(
-    conn: AsyncConnection, scope: ReportScope, *, ttl: timedelta, retention_days: int, now: datetime
+    conn: AsyncConnection,
+    scope: ReportScope,
+    *,
+    ttl: timedelta,
+    retention_days: int,
+    limits: ExportLimits,
+    now: datetime,
 ) -> ExportRecord:
-    """Insert the export row; the caller enqueues its task in the same transaction."""
+    """Insert the export row, within the service's limits; the caller enqueues its task in the same transaction.
+
+    The lock is held until the caller commits, so a concurrent request counts this row.
+    """
+    await conn.execute(_LOCK, {"s": scope.service_id})
+    await _check_limits(conn, scope.service_id, limits, ttl=ttl, now=now)
     export_id = uuid.uuid4()
-    expires = min(now + ttl, now + timedelta(days=retention_days))
+    data_from = await _oldest_row(conn, scope, now)
+    expires = min(now + ttl, data_expiry(data_from, retention_days))
     row = (
         await conn.execute(
             text(
                 "INSERT INTO report_exports (id, service_id, status, scope, rows_written, object_key, created_at, "
-                f"expires_at) VALUES (:id, :s, 'pending', CAST(:scope AS jsonb), 0, :key, :now, :expires) "
-                f"RETURNING {_COLUMNS}"
+                "expires_at, data_from) VALUES (:id, :s, 'pending', CAST(:scope AS jsonb), 0, :key, :now, :expires, "
+                f":data_from) RETURNING {_COLUMNS}"
             ),
             {"id": export_id, "s": scope.service_id, "scope": json.dumps(scope_to_json(scope)),
-             "key": export_key(scope.service_id, export_id), "now": now, "expires": expires},
+             "key": export_key(scope.service_id, export_id), "now": now, "expires": expires, "data_from": data_from},
         )
     ).one()
     return _record(row)
+
+
+async def _check_limits(
+    conn: AsyncConnection, service_id: uuid.UUID, limits: ExportLimits, *, ttl: timedelta, now: datetime
+) -> None:
+    day = day_start(utc_today(now))
+    # Every export in flight was created within its TTL: older ones have expired, whatever their status.
+    in_flight, today = (
+        await conn.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE status = ANY(:in_flight) AND expires_at > :now), "
+                "count(*) FILTER (WHERE created_at >= :day) "
+                "FROM report_exports WHERE service_id = :s AND created_at >= :oldest"
+            ),
+            {"s": service_id, "in_flight": list(_IN_FLIGHT), "now": now, "day": day, "oldest": min(day, now - ttl)},
+        )
+    ).one()
+    if today >= limits.max_per_day:
+        raise ExportLimitExceeded(
+            f"Exceeded the limit of {limits.max_per_day} report exports a day; try again tomorrow (UTC)"
+        )
+    if in_flight >= limits.max_concurrent:
+        raise ExportLimitExceeded(
+            f"Exceeded the limit of {limits.max_concurrent} report exports in progress at once; "
+            "try again when one is ready"
+        )
+
+
+async def _oldest_row(conn: AsyncConnection, scope: ReportScope, now: datetime) -> datetime:
+    """The creation time of the oldest row the export may hold (a lower bound): its retention caps the export.
+
+    Rows created after ``now`` are younger, so with no row yet the export is capped as a row of now.
+    A job's rows are never older than the job (index lookups only).
+    """
+    if scope.job_id is not None:
+        found = (
+            await conn.execute(
+                text("SELECT created_at FROM jobs WHERE id = :j AND service_id = :s"),
+                {"j": scope.job_id, "s": scope.service_id},
+            )
+        ).scalar_one_or_none()
+    else:
+        found = (
+            await conn.execute(
+                text("SELECT min(created_at) FROM notifications WHERE service_id = :s AND created_at >= :since"),
+                {"s": scope.service_id, "since": scope.since or datetime.min.replace(tzinfo=UTC)},
+            )
+        ).scalar_one_or_none()
+    return min(found, now) if found is not None else now
 
 
 async def get_export(conn: AsyncConnection, service_id: uuid.UUID | None, export_id: uuid.UUID) -> ExportRecord:
@@ -159,13 +241,17 @@ async def write_export(engine: AsyncEngine, store: ObjectStore, export_id: uuid.
         raise
     rows = report.rows_written
     async with engine.begin() as conn:
-        await conn.execute(
+        finished = await conn.execute(
             text(
                 "UPDATE report_exports SET status = 'ready', rows_written = :n, row_count = :n, "
-                "completed_at = now() WHERE id = :id"
+                "completed_at = now() WHERE id = :id AND status = 'in progress'"
             ),
             {"n": rows, "id": export_id},
         )
+    if finished.rowcount == 0:  # the sweep expired it while it was being written: it must not stay
+        await store.delete(export.object_key)
+        logger.info("export expired while written", action="export.expired_unfinished", export_id=str(export_id))
+        return
     logger.info("export ready", action="export.ready", export_id=str(export_id), rows=rows)
 
 

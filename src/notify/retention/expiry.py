@@ -18,7 +18,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-__all__ = ["MAX_RETENTION_DAYS", "MIN_RETENTION_DAYS", "day_start", "expiry_cutoff", "retention_days", "utc_today"]
+__all__ = [
+    "MAX_RETENTION_DAYS",
+    "MIN_RETENTION_DAYS",
+    "data_expiry",
+    "day_start",
+    "expiry_cutoff",
+    "retention_days",
+    "utc_today",
+]
 
 MIN_RETENTION_DAYS = 1
 MAX_RETENTION_DAYS = 7
@@ -45,3 +53,12 @@ def retention_days(configured: int | None) -> int:
 def expiry_cutoff(now: datetime, days: int) -> datetime:
     """Rows created before this instant have expired for a service keeping ``days`` days."""
     return day_start(utc_today(now) - timedelta(days=retention_days(days)))
+
+
+def data_expiry(created_at: datetime, days: int) -> datetime:
+    """The first instant at which a row created at ``created_at`` has expired (the inverse of the cutoff).
+
+    ``created_at < expiry_cutoff(now, days)`` first holds at 00:00 UTC on the day after
+    ``created_at``'s UTC day plus ``days``: what a copy of the row (a report export) must not outlive.
+    """
+    return day_start(utc_today(created_at) + timedelta(days=retention_days(days) + 1))

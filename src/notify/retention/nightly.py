@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notify.log_config import get_logger
 from notify.retention.expiry import utc_today
-from notify.retention.exports import DEFAULT_EXPORT_TTL_HOURS, delete_expired_exports
+from notify.retention.exports import DEFAULT_EXPORT_TTL_HOURS, delete_expired_exports, expire_exports
 from notify.retention.facts import (
     ServiceRetention,
     closed_days,
@@ -80,8 +80,8 @@ async def run_retention(
         await _delete_notifications(engine, service, batch_size, report)
     for service in services:  # 3. then the objects of jobs with no rows left
         await _archive_jobs(engine, store, service, now, report)
-    report.export_objects_deleted = await delete_expired_exports(  # 4. and expired exports
-        store, now=now, cutoffs={s.service_id: s.cutoff for s in services}, ttl_hours=export_ttl_hours
+    report.export_objects_deleted = await _sweep(  # 4. and expired exports
+        engine, store, services, now=now, ttl_hours=export_ttl_hours
     )
     logger.info("retention run finished", action="retention.finished", **report.as_dict())
     return report
@@ -90,15 +90,23 @@ async def run_retention(
 async def sweep_exports(
     engine: AsyncEngine, store: ObjectStore, *, now: datetime, ttl_hours: float = DEFAULT_EXPORT_TTL_HOURS
 ) -> int:
-    """Only step 4 of the nightly run: cheap enough to run hourly, so exports go close to their TTL."""
+    """Only step 4 of the nightly run: cheap enough to run every minute, so exports go at their expiry."""
+    now = now.astimezone(UTC)
     async with engine.connect() as conn:
         services = await service_retentions(conn, now)
-    deleted = await delete_expired_exports(
-        store, now=now, cutoffs={s.service_id: s.cutoff for s in services}, ttl_hours=ttl_hours
-    )
+    deleted = await _sweep(engine, store, services, now=now, ttl_hours=ttl_hours)
     if deleted:
         logger.info("expired exports deleted", action="retention.exports_deleted", objects=deleted)
     return deleted
+
+
+async def _sweep(
+    engine: AsyncEngine, store: ObjectStore, services: list[ServiceRetention], *, now: datetime, ttl_hours: float
+) -> int:
+    """Exports by their rows first (expiry, data retention), then any object left by its age."""
+    cutoffs = {s.service_id: s.cutoff for s in services}
+    by_row = await expire_exports(engine, store, now=now, cutoffs=cutoffs)
+    return by_row + await delete_expired_exports(store, now=now, cutoffs=cutoffs, ttl_hours=ttl_hours)
 
 
 async def _roll_up_service(engine: AsyncEngine, service: ServiceRetention, now: datetime, report: RetentionReport) -> None:

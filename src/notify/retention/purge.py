@@ -3,8 +3,10 @@
 - Notifications are deleted in bounded batches, and only on days closed by the roll-up
   (:mod:`notify.retention.facts`), so no row is ever deleted before its day's facts are final.
 - A job's object is deleted once ``coalesce(scheduled_for, created_at)`` is before the cutoff
-  and none of its notifications remain; the job row stays (it holds no PII) and is marked
-  ``archived_at`` so retention never visits it again. The object is deleted *before* the mark
+  and none of its notifications remain; the job row stays and is marked ``archived_at`` so
+  retention never visits it again. The mark also drops what the row kept of the uploaded file:
+  its name and its header row, which a team chose and which may name the people in it (a file
+  called after a family, a column called after a case), so nothing of the file outlives it. The object is deleted *before* the mark
   is committed: a run interrupted in between deletes it again next time (deletes are idempotent).
 
 Functions here take the caller's connection and never commit.
@@ -74,7 +76,10 @@ async def archivable_jobs(
 
 async def mark_jobs_archived(conn: AsyncConnection, job_ids: list[uuid.UUID], now: datetime) -> int:
     result = await conn.execute(
-        text("UPDATE jobs SET archived_at = :now WHERE id = ANY(:ids) AND archived_at IS NULL"),
+        text(
+            "UPDATE jobs SET archived_at = :now, original_file_name = NULL, header = NULL "
+            "WHERE id = ANY(:ids) AND archived_at IS NULL"
+        ),
         {"now": now, "ids": job_ids},
     )
     return result.rowcount

@@ -80,7 +80,7 @@ async def submit_send(
     if team_only(service, key_type):
         # The team list holds contact details, so it is looked up each time and never cached.
         async with runtime.engine.connect() as conn:
-            if not await is_team_member(conn, service.id, kind, recipient):
+            if not await is_team_member(conn, runtime.secrets, service.id, kind, recipient):
                 raise RecipientNotAllowed(TEAM_KEY_MESSAGE if key_type is KeyType.team else TRIAL_MODE_MESSAGE)
 
     rendered: RenderedSms | RenderedEmail
