@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from notify.api.multipart_stream import MalformedUpload
+from notify.db.commit_outcome import CommitOutcomeUnknown
 from notify.jobs.intake import FileExceedsAllowance, InvalidSchedule
 from notify.log_config import get_logger
 from notify.receipts.batcher import ReceiptBatchFailed
@@ -27,6 +28,8 @@ from notify.recipients.phone import InvalidPhoneNumber
 from notify.sending.group_commit import BatchFailed, RateLimitExceeded, SendLimitExceeded
 from notify.sending.lookups import TemplateUnusable, UnknownSender
 from notify.sending.submit import RecipientNotAllowed, ServiceInactive
+from notify.storable_text import UnstorableText
+from notify.templates.personalisation import PersonalisationRejected
 from notify.templates import EmptyMessage, MissingPersonalisation, SmsTooLong
 
 logger = get_logger(__name__)
@@ -139,6 +142,9 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, Callable[[Any], str]]] = {
     SnsMessageReplayed: (409, "ConflictError", str),
     SnsUnavailable: (503, "ServiceUnavailableError", str),
     ReceiptBatchFailed: (503, "ServiceUnavailableError", str),
+    PersonalisationRejected: (400, "ValidationError", str),
+    UnstorableText: (400, "ValidationError", str),
+    CommitOutcomeUnknown: (503, "ServiceUnavailableError", str),
 }
 
 
