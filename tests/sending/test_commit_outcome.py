@@ -60,3 +60,31 @@ async def test_a_commit_that_happened_is_a_201_and_one_that_did_not_is_a_503(
                 assert (await send()).status_code == 429
     finally:
         await proxy.close()
+
+
+async def test_an_upload_whose_commit_happened_is_accepted_and_keeps_its_file(
+    settings: Settings, provider: SimulatedProvider, pii_audit: PiiAudit
+) -> None:
+    pii_audit.track(NUMBER)
+    pii_audit.track_personalisation("Okonkwo", "Wednesday")
+    proxy = CommitCuttingProxy(settings.database_url or "")
+    proxied = settings.model_copy(update={"database_url": await proxy.start()})
+    app = create_app(proxied, run_worker=True, sms_provider=provider, email_provider=provider)
+    try:
+        async with app.router.lifespan_context(app):
+            account = await create_account(app.state.runtime)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client:
+                proxy.arm("after", b"INSERT INTO jobs")
+                response = await client.post(
+                    "/v2/jobs",
+                    data={"template_id": str(account.sms_template_id)},
+                    files={"file": ("people.csv", f"phone number,name,day\n{NUMBER},Okonkwo,Wednesday\n".encode())},
+                    headers=account.headers(),
+                )
+                assert proxy.cuts == 1
+                assert response.status_code == 201, response.text
+                job_id = response.json()["data"]["id"]
+                keys = [info.key async for info in app.state.runtime.store.list(f"uploads/{account.service_id}/")]
+                assert keys == [f"uploads/{account.service_id}/{job_id}.csv"]
+    finally:
+        await proxy.close()
