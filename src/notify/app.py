@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from notify.api.auth import VerifiedTokens
+from notify.api.body_limits import BodyLimitMiddleware, route_body_limits
 from notify.api.catch_all import CatchAllMiddleware
 from notify.api.errors import install_error_handlers
 from notify.api.responses import json_response
@@ -73,6 +74,8 @@ def create_app(
     app.state.verified_tokens = VerifiedTokens(settings.jwt_leeway_seconds)
     install_error_handlers(app)
     app.add_middleware(CatchAllMiddleware)
+    # Outermost of ours, so a body cut off mid-stream is answered 413 whatever the app did with it.
+    app.add_middleware(BodyLimitMiddleware, default=settings.max_json_body_bytes, routes=route_body_limits(settings))
     app.include_router(notifications_router)
     app.include_router(templates_router)
     app.include_router(jobs_router)

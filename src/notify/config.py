@@ -180,6 +180,23 @@ class Settings(BaseSettings):
     )
     export_max_per_day: int = Field(default=50, ge=1, le=100_000, description="Exports a service may request per UTC day.")
 
+    # API edge: request bodies and personalisation (README, API > Limits).
+    max_json_body_bytes: int = Field(
+        default=1024 * 1024, ge=4096, description="Largest JSON body of any endpoint but the bulk one; above it, 413."
+    )
+    max_bulk_body_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=4096,
+        description="Largest body of POST /v2/notifications/bulk; bigger files go through POST /v2/jobs.",
+    )
+    personalisation_max_keys: int = Field(default=250, ge=1, le=10_000, description="Keys in one personalisation.")
+    personalisation_max_value_chars: int = Field(
+        default=20_000, ge=1, description="Characters in one personalisation value (a list: all its items)."
+    )
+    personalisation_max_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=120 * 1024,
+        description="One personalisation as compact UTF-8 JSON; stays under the batch reader's 128 KiB field limit.",
+    )
+
     sns_topic_arns: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="SNS topics whose receipts are accepted (comma-separated; fnmatch patterns such as "

@@ -92,8 +92,12 @@ def test_missing_personalisation_message_does_not_contain_values() -> None:
     assert caught.value.names == ["phone"]
 
 
-def test_none_value_renders_empty_and_is_not_missing() -> None:
-    assert substitute("a((x))b", {"x": None}) == "ab"
+@pytest.mark.parametrize("value", [None, "", "   ", [], [None, " "]])
+def test_null_or_blank_value_is_missing_like_a_blank_cell(value: object) -> None:
+    """"Hello , ..." is never meant: a blank value for a plain placeholder is missing, as in a spreadsheet."""
+    with pytest.raises(MissingPersonalisation) as caught:
+        substitute("Hello ((name)), see you ((day)).", {"name": value, "day": "Friday"})
+    assert caught.value.names == ["name"]
 
 
 def test_value_that_looks_like_a_placeholder_is_not_expanded() -> None:

@@ -67,7 +67,7 @@ def test_render_sms_custom_limit() -> None:
 
 def test_render_sms_empty_after_conditionals_is_rejected() -> None:
     with pytest.raises(EmptyMessage):
-        render_sms("((show?? Shown)) ((blank))", {"show": "no", "blank": " "})
+        render_sms("((show?? Shown)) ((also?? Also))", {"show": "no", "also": " "})
 
 
 def test_render_email_subject_and_body() -> None:
@@ -105,7 +105,7 @@ def test_render_email_reports_missing_from_subject_and_body_together() -> None:
 
 def test_render_email_empty_body_is_rejected() -> None:
     with pytest.raises(EmptyMessage):
-        render_email("Subject", "((body))", {"body": None})
+        render_email("Subject", "((show??Some text))", {"show": "no"})
 
 
 def test_template_placeholders_subject_first_without_repeats() -> None:

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from notify.api.multipart_stream import MalformedUpload
 from notify.catalogue.cache import CatalogueUnavailable
+from notify.db.commit_outcome import CommitOutcomeUnknown
 from notify.jobs.intake import FileExceedsAllowance, InvalidSchedule
 from notify.log_config import get_logger
 from notify.receipts.batcher import ReceiptBatchFailed
@@ -29,6 +30,8 @@ from notify.recipients.phone import InvalidPhoneNumber
 from notify.sending.group_commit import BatchFailed, RateLimitExceeded, SendLimitExceeded
 from notify.sending.lookups import TemplateUnusable, UnknownSender
 from notify.sending.submit import RecipientNotAllowed, ServiceInactive
+from notify.storable_text import UnstorableText
+from notify.templates.personalisation import PersonalisationRejected
 from notify.templates import EmptyMessage, MissingPersonalisation, SmsTooLong
 
 logger = get_logger(__name__)
@@ -143,6 +146,9 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str, Callable[[Any], str]]] = {
     ReceiptBatchFailed: (503, "ServiceUnavailableError", str),
     CatalogueUnavailable: (503, "ServiceUnavailableError", str),
     ExportLimitExceeded: (429, "TooManyRequestsError", str),
+    PersonalisationRejected: (400, "ValidationError", str),
+    UnstorableText: (400, "ValidationError", str),
+    CommitOutcomeUnknown: (503, "ServiceUnavailableError", str),
 }
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.responses import Response
 
 from notify.api.auth import Caller, authenticate
+from notify.api.checked_json import CheckedJsonRoute
 from notify.api.errors import ApiError
 from notify.api.multipart_stream import open_upload
 from notify.api.responses import json_response, timestamp
@@ -27,8 +28,9 @@ from notify.notifications import list_job_notifications
 from notify.recipients.lookup import read_recipients
 from notify.runtime import Runtime
 from notify.statuses import FAILED, FINAL, Status
+from notify.templates.personalisation import scalar_text
 
-router = APIRouter(prefix="/v2")
+router = APIRouter(prefix="/v2", route_class=CheckedJsonRoute)
 
 PAGE_SIZE = 250
 BULK_CHUNK_ROWS = 1000
@@ -122,10 +124,10 @@ async def upload_job(request: Request, caller: Annotated[Caller, Depends(authent
 class BulkRequest(BaseModel):
     """GC Notify's bulk API: either ``rows`` (header first) or ``csv``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: Text = Field(min_length=1, max_length=255)
     template_id: uuid.UUID
-    rows: list[list[str | int | float | None]] | None = None
+    rows: list[list[str | bool | int | float | None]] | None = None
     csv: str | None = None
     scheduled_for: str | None = None
     reply_to_id: uuid.UUID | None = None
@@ -142,7 +144,9 @@ async def _rows_as_csv(rows: list[list[Any]]) -> AsyncIterator[bytes]:
     for start in range(0, len(rows), BULK_CHUNK_ROWS):
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerows(["" if cell is None else cell for cell in row] for row in rows[start : start + BULK_CHUNK_ROWS])
+        # Numbers and true/false become their JSON text, as in personalisation (never Python's "True").
+        chunk = rows[start : start + BULK_CHUNK_ROWS]
+        writer.writerows(["" if cell is None else scalar_text(cell) for cell in row] for row in chunk)
         yield buffer.getvalue().encode("utf-8")
 
 

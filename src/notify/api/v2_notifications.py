@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from notify.api.auth import Caller, authenticate
+from notify.api.checked_json import CheckedJsonRoute
 from notify.api.errors import ApiError
 from notify.api.responses import json_response
 from notify.api.schemas import PostEmailRequest, PostSmsRequest
@@ -29,7 +30,7 @@ from notify.sending.submit import SendRequest, SubmittedSend, submit_send
 from notify.statuses import API_FILTERS, expand_filter
 from notify.templates import RenderedEmail, RenderedSms
 
-router = APIRouter(prefix="/v2/notifications")
+router = APIRouter(prefix="/v2/notifications", route_class=CheckedJsonRoute)
 
 SCHEDULING_MESSAGE = "Cannot schedule notifications (this feature is invite-only)"
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response, StreamingResponse
 
 from notify.api.auth import Caller, authenticate
+from notify.api.checked_json import CheckedJsonRoute
 from notify.api.errors import ApiError
 from notify.api.responses import json_response, timestamp
 from notify.jobs.records import JobNotFound, get_job
@@ -30,7 +31,7 @@ from notify.reports.stream import ReportStream, open_report
 from notify.runtime import Runtime
 from notify.statuses import API_FILTERS, expand_filter
 
-router = APIRouter(prefix="/v2")
+router = APIRouter(prefix="/v2", route_class=CheckedJsonRoute)
 
 REPORT_DAYS = (1, 3, 5, 7)
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from notify.api.auth import Caller, authenticate
+from notify.api.checked_json import CheckedJsonRoute
 from notify.api.errors import ApiError
 from notify.api.responses import json_response, timestamp
 from notify.api.schemas import PreviewRequest
@@ -21,9 +22,10 @@ from notify.catalogue.templates import (
 )
 from notify.db.models import TemplateType
 from notify.runtime import Runtime
+from notify.sending.submit import checked_personalisation
 from notify.templates import render_email, render_sms
 
-router = APIRouter(prefix="/v2")
+router = APIRouter(prefix="/v2", route_class=CheckedJsonRoute)
 
 
 def _template_id(value: str) -> uuid.UUID:
@@ -95,7 +97,8 @@ async def preview(
     template_id: str, body: PreviewRequest, request: Request, caller: Annotated[Caller, Depends(authenticate)]
 ) -> Response:
     template = await _load(request, caller, template_id)
-    personalisation = body.personalisation or {}
+    runtime: Runtime = request.app.state.runtime
+    personalisation = checked_personalisation(runtime.settings, body.personalisation or {})
     if template.template_type is TemplateType.sms:
         rendered_body, subject = render_sms(template.content, personalisation).body, None
     else:

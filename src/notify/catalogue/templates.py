@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notify.db.models import TemplateType
+from notify.storable_text import text_problem
 from notify.templates import check_sms_length, sanitise_sms, template_placeholders
 
 
@@ -49,6 +50,11 @@ def _record(row: object) -> TemplateRecord:
 
 
 def _validate(template_type: TemplateType, name: str, subject: str | None, content: str) -> None:
+    # Undecodable command-line bytes arrive as lone surrogates; PostgreSQL would refuse them (and NUL) later.
+    for field, value in (("name", name), ("subject", subject), ("content", content)):
+        problem = text_problem(value) if value is not None else None
+        if problem is not None:
+            raise InvalidTemplate(f"the template {field} {problem}")
     if not name.strip():
         raise InvalidTemplate("a template needs a name")
     if not content.strip():

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from notify.catalogue.services import ServiceRecord, is_team_member
+from notify.db.commit_outcome import CommitOutcome, CommitOutcomeUnknown, commit_outcome, transaction_id
 from notify.db.models import JobKind, JobStatus, KeyType, TemplateType
 from notify.jobs.records import JobRecord, insert_job
 from notify.log_config import get_logger
@@ -117,6 +118,8 @@ async def accept_upload(
     await runtime.store.put_stream(key, checked())
     file = validated[0]
     taken = False
+    xid: int | None = None
+    job: JobRecord | None = None
     try:
         if team_only(service, key_type):
             await _check_team_only(runtime, service, template.template_type, key, file, key_type)
@@ -129,6 +132,7 @@ async def accept_upload(
                     left = await allowance.daily_remaining(conn, service.id, limit=service.message_limit, now=now)
                     raise FileExceedsAllowance(file.row_count, left)
         async with runtime.engine.begin() as conn:
+            xid = await transaction_id(conn)
             job = await insert_job(
                 conn,
                 job_id=job_id,
@@ -145,12 +149,27 @@ async def accept_upload(
                 status=JobStatus.scheduled if scheduled_for else JobStatus.pending,
             )
             await runtime.defer_job_start(conn, job_id, scheduled_for)
-    except BaseException:
-        await runtime.store.delete(key)
-        if taken:
-            async with runtime.engine.begin() as conn:
-                await allowance.release_daily(conn, service.id, file.row_count, now=now)
-        raise
+    except BaseException as exc:
+        # The job transaction may have committed even though its COMMIT went unanswered: then the
+        # job exists and must keep its file and its allowance.
+        outcome = await commit_outcome(runtime.engine, xid)
+        if outcome is CommitOutcome.committed:
+            logger.warning("job committed without acknowledgement", action="job.commit_unacknowledged",
+                           job_id=str(job_id), error=type(exc).__name__)
+        elif outcome is CommitOutcome.unknown:
+            logger.warning("job outcome unknown; file and allowance kept", action="job.outcome_unknown",
+                           job_id=str(job_id), error=type(exc).__name__)
+            raise CommitOutcomeUnknown(
+                f"We could not confirm that the job was stored, and it may have been: check GET /v2/jobs/{job_id} "
+                "before uploading the file again"
+            ) from None
+        else:
+            await runtime.store.delete(key)
+            if taken:
+                async with runtime.engine.begin() as conn:
+                    await allowance.release_daily(conn, service.id, file.row_count, now=now)
+            raise
+    assert job is not None
     logger.info("job accepted", action="job.accepted", job_id=str(job_id), rows=file.row_count)
     return job
 

@@ -28,13 +28,25 @@ class MalformedRecipientFile(Exception):
     """A stored object does not have the shape we wrote; says which object, never what is in it."""
 
 
-def encode_batch(rows: Iterable[tuple[str, Mapping[str, Any]]]) -> bytes:
+def _csv_line(fields: Sequence[str]) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(HEADER)
-    for recipient, personalisation in rows:
-        writer.writerow((recipient, json.dumps(personalisation, separators=(",", ":"), ensure_ascii=False)))
+    csv.writer(buffer, lineterminator="\n").writerow(fields)
     return buffer.getvalue().encode("utf-8")
+
+
+HEADER_LINE = _csv_line(HEADER)
+
+
+def encode_row(recipient: str, personalisation: Mapping[str, Any]) -> bytes:
+    """One send's line of a batch file; the group committer encodes each send on its own.
+
+    Raises whatever the data provokes (UnicodeEncodeError, TypeError, ValueError), for this row only.
+    """
+    return _csv_line((recipient, json.dumps(personalisation, separators=(",", ":"), ensure_ascii=False)))
+
+
+def encode_batch(rows: Iterable[tuple[str, Mapping[str, Any]]]) -> bytes:
+    return HEADER_LINE + b"".join(encode_row(recipient, personalisation) for recipient, personalisation in rows)
 
 
 def decode_batch(data: bytes, row_numbers: Sequence[int] | None = None, *, key: str = "") -> dict[int, RecipientRow]:

@@ -21,12 +21,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from notify.db.commit_outcome import CommitOutcome, CommitOutcomeUnknown, commit_outcome, transaction_id
 from notify.db.models import JobKind, KeyType, TemplateType
 from notify.log_config import get_logger
 from notify.micro_batch import MicroBatcher
-from notify.recipients.batch_file import encode_batch
+from notify.recipients.batch_file import HEADER_LINE, encode_row
 from notify.sending import allowance
 from notify.sending.allowance import RATE_WINDOW
+from notify.storable_text import UnstorableText, check_text, first_unstorable
 from notify.storage import ObjectStore, upload_key
 
 logger = get_logger(__name__)
@@ -81,6 +83,21 @@ class BatchFailed(Exception):
     """Storing the batch failed; nothing was committed and the client may retry."""
 
 
+def _batch_line(send: PendingSend) -> bytes:
+    """This send's line of its batch object, after checking that every text in it can be stored.
+
+    The API edge refuses such text already; checking again here is what keeps one request that
+    got past it (another caller, a future bug) from failing the whole batch in the COPY.
+    """
+    check_text(send.recipient, "recipient")
+    if send.client_reference is not None:
+        check_text(send.client_reference, "reference")
+    found = first_unstorable(dict(send.personalisation), "personalisation")
+    if found is not None:
+        raise UnstorableText(*found)
+    return encode_row(send.recipient, send.personalisation)
+
+
 DeferDelivery = Callable[[AsyncConnection, uuid.UUID, int, int], Awaitable[None]]
 
 
@@ -114,63 +131,132 @@ class GroupCommitter:
         return await send.future
 
     async def _flush(self, batch: list[PendingSend]) -> None:
-        """Reserve allowance, store the objects, then commit rows and tasks together.
+        """Store and commit a batch so that each request succeeds or fails on its own.
 
-        The allowance is reserved in its own short transaction so the per-service counter row is
-        locked only for one statement, not across the object write and the inserts; if anything
-        after it fails, the reservation is handed back.
+        A request whose own part cannot be built (its data, or an exception while encoding it)
+        fails alone, before anything is reserved for it; a service whose object cannot be stored
+        fails alone; only the shared transaction fails everyone left, and then only once it is
+        certain nothing committed.
         """
+        try:
+            await self._store_and_commit(batch)
+        except Exception as exc:  # a bug in the batching itself must still answer every request
+            logger.error("batch failed unexpectedly", action="api_batch.crashed", error=type(exc).__name__)
+            self._fail(batch, BatchFailed("the message could not be stored; please retry"))
+
+    async def _store_and_commit(self, batch: list[PendingSend]) -> None:
         now = datetime.now(UTC)
+        lines: dict[int, bytes] = {}
         by_service: dict[uuid.UUID, list[PendingSend]] = defaultdict(list)
         for send in batch:
+            try:
+                lines[id(send)] = _batch_line(send)
+            except Exception as exc:
+                logger.warning("send refused by the batch", action="api_batch.send_refused", error=type(exc).__name__)
+                send.future.set_exception(exc)
+                continue
             by_service[send.service_id].append(send)
+        if not by_service:
+            return
+
         results: dict[int, Accepted | BaseException] = {}
         reserved: dict[uuid.UUID, int] = {}
-        accepted_by_service: dict[uuid.UUID, list[PendingSend]] = {}
-        written: list[str] = []
+        accepted: dict[uuid.UUID, list[PendingSend]] = {}
         try:
             # Autocommit: each reservation is one statement, its row locks held only while it runs.
             async with self._engine.connect() as conn:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 for service_id in sorted(by_service):
-                    accepted, granted = await self._reserve(conn, by_service[service_id], now, results)
+                    sends, granted = await self._reserve(conn, by_service[service_id], now, results)
                     reserved[service_id] = granted
-                    if accepted:
-                        accepted_by_service[service_id] = accepted
-            jobs = {service_id: uuid.uuid4() for service_id in accepted_by_service}
-            keys = {service_id: upload_key(service_id, jobs[service_id]) for service_id in accepted_by_service}
-            written.extend(keys.values())
-            await asyncio.gather(
-                *(
-                    self._store.put(keys[service_id], encode_batch((s.recipient, s.personalisation) for s in sends))
-                    for service_id, sends in accepted_by_service.items()
-                )
-            )
-            async with self._engine.begin() as conn:
-                await self._insert(conn, accepted_by_service, jobs, keys, now)
-                for service_id, sends in accepted_by_service.items():
-                    await self._defer_delivery(conn, jobs[service_id], 0, len(sends) - 1)
-                    for row_number, send in enumerate(sends):
-                        results[id(send)] = Accepted(jobs[service_id], row_number, now)
+                    if sends:
+                        accepted[service_id] = sends
         except Exception as exc:
-            logger.exception("batch failed", action="api_batch.failed", size=len(batch))
-            await self._discard_objects(written)
+            logger.warning("allowance not reserved", action="api_batch.reserve_failed", error=type(exc).__name__)
             await self._refund(reserved, now)
-            failure = BatchFailed("the message could not be stored; please retry")
-            failure.__cause__ = exc
-            for send in batch:
-                if not send.future.done():
-                    send.future.set_exception(failure)
+            self._fail(batch, BatchFailed("the message could not be stored; please retry"))
             return
-        logger.debug("batch committed", action="api_batch.committed", size=len(batch), services=len(by_service))
+
+        jobs = {service_id: uuid.uuid4() for service_id in accepted}
+        keys = {service_id: upload_key(service_id, jobs[service_id]) for service_id in accepted}
+        stored = await asyncio.gather(
+            *(
+                self._store.put(keys[service_id], HEADER_LINE + b"".join(lines[id(s)] for s in sends))
+                for service_id, sends in accepted.items()
+            ),
+            return_exceptions=True,
+        )
+        for service_id, outcome in zip(list(accepted), stored, strict=True):
+            if isinstance(outcome, BaseException):
+                logger.warning("batch object not stored", action="api_batch.store_failed",
+                               service_id=str(service_id), error=type(outcome).__name__)
+                sends = accepted.pop(service_id)
+                await self._discard_objects([keys.pop(service_id)])
+                await self._refund({service_id: reserved.pop(service_id, 0)}, now)
+                for send in sends:
+                    results[id(send)] = BatchFailed("the message could not be stored; please retry")
+
+        if accepted:
+            await self._commit(accepted, jobs, keys, reserved, now, results)
+        self._settle(batch, results)
+
+    async def _commit(
+        self,
+        accepted: Mapping[uuid.UUID, list[PendingSend]],
+        jobs: Mapping[uuid.UUID, uuid.UUID],
+        keys: Mapping[uuid.UUID, str],
+        reserved: Mapping[uuid.UUID, int],
+        now: datetime,
+        results: dict[int, Accepted | BaseException],
+    ) -> None:
+        """Rows and tasks in one transaction; if its outcome is unclear, ask PostgreSQL before undoing."""
+        xid: int | None = None
+        try:
+            async with self._engine.begin() as conn:
+                xid = await transaction_id(conn)
+                await self._insert(conn, accepted, jobs, keys, now)
+                for service_id, sends in accepted.items():
+                    await self._defer_delivery(conn, jobs[service_id], 0, len(sends) - 1)
+        except Exception as exc:
+            outcome = await commit_outcome(self._engine, xid)
+            logger.warning("batch transaction failed", action="api_batch.commit_failed", error=type(exc).__name__,
+                           outcome=outcome.value, size=sum(map(len, accepted.values())),
+                           job_ids=[str(j) for j in jobs.values()])
+            if outcome is not CommitOutcome.committed:
+                if outcome is CommitOutcome.aborted:
+                    await self._discard_objects(list(keys.values()))
+                    await self._refund(reserved, now)
+                for sends in accepted.values():
+                    for send in sends:
+                        results[id(send)] = (
+                            BatchFailed("the message could not be stored; please retry")
+                            if outcome is CommitOutcome.aborted
+                            else CommitOutcomeUnknown(
+                                "We could not confirm that the message was stored, and it may have been: check "
+                                f"GET /v2/notifications/{send.notification_id} before sending it again"
+                            )
+                        )
+                return
+        for service_id, sends in accepted.items():
+            for row_number, send in enumerate(sends):
+                results[id(send)] = Accepted(jobs[service_id], row_number, now)
+
+    @staticmethod
+    def _settle(batch: Sequence[PendingSend], results: Mapping[int, Accepted | BaseException]) -> None:
         for send in batch:
-            outcome = results[id(send)]
-            if send.future.done():
+            if send.future.done() or id(send) not in results:
                 continue
+            outcome = results[id(send)]
             if isinstance(outcome, BaseException):
                 send.future.set_exception(outcome)
             else:
                 send.future.set_result(outcome)
+
+    @staticmethod
+    def _fail(batch: Sequence[PendingSend], failure: Exception) -> None:
+        for send in batch:
+            if not send.future.done():
+                send.future.set_exception(failure)
 
     async def _discard_objects(self, keys: Sequence[str]) -> None:
         for key in keys:

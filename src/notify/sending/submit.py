@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from notify.catalogue.services import ServiceRecord, is_team_member
+from notify.config import Settings
 from notify.catalogue.templates import TemplateRecord
 from notify.db.models import KeyType, TemplateType
 from notify.recipients.email import normalise_email
@@ -21,6 +22,7 @@ from notify.sending.group_commit import Accepted, PendingSend
 from notify.sending.lookups import checked_sender, usable_template
 from notify.sending.senders import ServiceSenders
 from notify.templates import RenderedEmail, RenderedSms, render_email, render_sms
+from notify.templates.personalisation import CleanValue, PersonalisationLimits, clean_personalisation
 
 TRIAL_MODE_MESSAGE = (
     "Can’t send to this recipient when service is in trial mode – see "
@@ -61,6 +63,16 @@ class SubmittedSend:
     accepted: Accepted
 
 
+def checked_personalisation(settings: Settings, raw: Mapping[str, Any]) -> dict[str, CleanValue]:
+    """A request's personalisation as text, within the configured limits (raises PersonalisationRejected)."""
+    limits = PersonalisationLimits(
+        max_keys=settings.personalisation_max_keys,
+        max_value_chars=settings.personalisation_max_value_chars,
+        max_bytes=settings.personalisation_max_bytes,
+    )
+    return clean_personalisation(raw, limits)
+
+
 async def submit_send(
     runtime: Runtime, service: ServiceRecord, api_key_id: uuid.UUID, key_type: KeyType, request: SendRequest
 ) -> SubmittedSend:
@@ -68,6 +80,7 @@ async def submit_send(
         raise ServiceInactive("Service is not active")
     settings = runtime.settings
     kind = request.notification_type
+    personalisation = checked_personalisation(settings, request.personalisation)
     if kind is TemplateType.sms:
         recipient = normalise_phone(
             request.recipient, default_region=settings.default_phone_region, allow_international=service.international_sms
@@ -85,11 +98,11 @@ async def submit_send(
 
     rendered: RenderedSms | RenderedEmail
     if kind is TemplateType.sms:
-        rendered = render_sms(template.content, request.personalisation)
+        rendered = render_sms(template.content, personalisation)
         billable = rendered.length.fragments
         international = is_international(recipient, settings.default_phone_region)
     else:
-        rendered = render_email(template.subject or "", template.content, request.personalisation)
+        rendered = render_email(template.subject or "", template.content, personalisation)
         billable, international = 0, False
 
     notification_id = uuid.uuid4()
@@ -103,7 +116,7 @@ async def submit_send(
             api_key_id=api_key_id,
             key_type=key_type,
             recipient=recipient,
-            personalisation=dict(request.personalisation),
+            personalisation=personalisation,
             client_reference=request.reference,
             sender_id=request.sender_id,
             international=international,

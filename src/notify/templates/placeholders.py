@@ -178,9 +178,10 @@ def format_list(items: Iterable[object], style: ListStyle) -> str:
 def format_value(value: object, list_style: ListStyle) -> str:
     """Turn one personalisation value into the text that replaces a placeholder.
 
-    ``None`` becomes the empty string: an API caller sending ``null`` means
-    "nothing here", not the word ``None``.  Lists and tuples go through
-    :func:`format_list`.  Everything else is ``str(value)``.
+    ``None`` becomes the empty string (never the word ``None``; :func:`substitute`
+    then reports a plain placeholder as missing).  Lists and tuples go through
+    :func:`format_list`.  Everything else is ``str(value)``; API values arrive
+    here already as text (notify.templates.personalisation).
     """
     if value is None:
         return ""
@@ -198,10 +199,12 @@ def substitute(
     """Fill every placeholder in ``text`` from ``personalisation``.
 
     Keys are matched with :func:`normalise_key`; if two keys normalise to the
-    same form the later one wins (GOV.UK Notify behaves the same way).  A key
-    that is present with value ``None`` is *not* missing: it renders as the
-    empty string.  Conditional placeholders need their key too, because a
-    missing column is far more likely a mistake than a deliberate "no".
+    same form the later one wins (GOV.UK Notify behaves the same way).  A plain
+    placeholder whose value is ``None``, blank or an empty list counts as
+    missing, exactly as a blank spreadsheet cell does: "Hello , ..." is never
+    what the sender meant.  A conditional placeholder takes such a value as
+    "no", as a blank cell is.  Conditional placeholders need their key,
+    because a missing column is far more likely a mistake than a deliberate "no".
 
     Substitution is a single pass, so a value that itself looks like
     ``((name))`` is inserted literally and never expanded.
@@ -222,7 +225,10 @@ def substitute(
         value = values[key]
         if placeholder.conditional_text is not None:
             return placeholder.conditional_text if is_yes(value) else ""
-        return format_value(value, list_style)
+        filled = format_value(value, list_style)
+        if not filled.strip():
+            missing.append(placeholder.name)
+        return filled
 
     # One pass both fills and collects what is missing; the partly filled
     # text is thrown away if anything is.
