@@ -13,6 +13,7 @@ import asyncio
 import csv
 import io
 import time
+from collections.abc import AsyncIterable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from notify.reports.columns import UNREADABLE_RECIPIENT
 from notify.sending.providers.simulated import SimulatedProvider
 from notify.storage import ObjectStore
 from tests.support.accounts import Account, create_account
+from tests.support.jobs import upload, wait_for_job
 from tests.support.pii_audit import PiiAudit
 from tests.support.polling import wait_for_status
 
@@ -132,6 +134,50 @@ async def test_one_unreadable_row_in_a_batch_fails_only_itself(
             assert done["status"] == "ready" and done["row_count"] == 3
             content = await client.get(f"/v2/reports/{done['id']}/content", headers=account.headers())
             assert _rows(content.content) == rows
+
+
+class DamagedUploadStore(ObjectStore):
+    """The local store, damaging one recipient of each stored upload (same length, so offsets hold)."""
+
+    def __init__(self, root: Path, original: bytes, damaged: bytes) -> None:
+        super().__init__(obstore.store.LocalStore(prefix=root, mkdir=True))
+        self.original, self.damaged = original, damaged
+
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        data = b"".join([chunk async for chunk in chunks]).replace(self.original, self.damaged)
+        await self.put(key, data)
+        return len(data)
+
+
+async def test_a_spreadsheet_row_that_no_longer_reads_fails_only_itself(
+    settings: Settings, tmp_path: Path, pii_audit: PiiAudit
+) -> None:
+    numbers = ["2025550151", "2025550152", "2025550153"]
+    pii_audit.track(*numbers)
+    pii_audit.track_personalisation("Augusta", "Thursday")
+    provider = SimulatedProvider(record=True)
+    # What an object altered after validation looks like: its recipient no longer normalises.
+    store = DamagedUploadStore(tmp_path / "objects", b"2025550152", b"0000000000")
+    app = create_app(settings, run_worker=True, store=store, sms_provider=provider, email_provider=provider)
+    async with app.router.lifespan_context(app):
+        account = await create_account(app.state.runtime)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            data = ("phone number,name,day\n" + "".join(f"{n},Augusta,Thursday\n" for n in numbers)).encode()
+            job = (await upload(client, account, data)).json()["data"]
+            await wait_for_job(client, account, job["id"])
+            page = await client.get(f"/v2/jobs/{job['id']}/notifications", headers=account.headers())
+            assert page.status_code == 200, page.text
+            found = [(n["row_number"], n["phone_number"], n["status"], n["provider_response"])
+                     for n in page.json()["notifications"]]
+            assert found == [
+                (0, "+12025550151", "delivered", found[0][3]),
+                (1, None, "technical-failure", "recipient row cannot be read"),
+                (2, "+12025550153", "delivered", found[2][3]),
+            ]
+            assert sorted(message.to for message in provider.sent) == ["+12025550151", "+12025550153"]
+            report = await client.get(f"/v2/jobs/{job['id']}/report.csv", headers=account.headers())
+            assert report.status_code == 200
+            assert len(list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))) == 1 + 3
 
 
 # --- Each reader on its own: damaged bytes mark their rows, the rows around them read normally ---
