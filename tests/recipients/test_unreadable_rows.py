@@ -3,8 +3,7 @@
 Older versions accepted a personalisation larger than the csv module's field limit and stored it
 in the API batch object, where nobody could read it back: the message stayed `created`, the
 service's notification list and the notification itself answered 500, and reports were cut off.
-The store below writes what such a version wrote: it swaps one request's marker value for a
-200 KB one as the batch object is stored, so the row and its neighbours share one real object.
+:class:`~tests.support.older_batches.OlderVersionStore` writes what such a version wrote.
 """
 
 from __future__ import annotations
@@ -32,36 +31,9 @@ from notify.sending.providers.simulated import SimulatedProvider
 from notify.storage import ObjectStore
 from tests.support.accounts import Account, create_account
 from tests.support.jobs import upload, wait_for_job
+from tests.support.older_batches import GOOD, MARKER, POISONED, OlderVersionStore, send_with_note
 from tests.support.pii_audit import PiiAudit
 from tests.support.polling import wait_for_status
-
-MARKER = "Unreadable-Marker-6f1c"
-OVERSIZED = "Oversized-value " * 13_000  # 208,000 characters: over the csv field limit (131,072)
-GOOD = ["+12025550171", "+12025550172"]
-POISONED = "+12025550173"
-
-
-class OlderVersionStore(ObjectStore):
-    """The local store, writing one batch row the way an older version did (a fake at the boundary)."""
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(obstore.store.LocalStore(prefix=root, mkdir=True))
-
-    async def put(self, key: str, data: bytes) -> None:  # type: ignore[override]
-        if data.startswith(b"recipient,personalisation\n"):
-            data = data.replace(MARKER.encode(), OVERSIZED.encode())
-        await super().put(key, data)
-
-
-async def _send(client: httpx.AsyncClient, account: Account, number: str, note: str) -> str:
-    response = await client.post(
-        "/v2/notifications/sms",
-        json={"phone_number": number, "template_id": str(account.sms_template_id),
-              "personalisation": {"name": "Augusta", "day": "Thursday", "note": note}},
-        headers=account.headers(),
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 async def _wait_export(client: httpx.AsyncClient, account: Account, export_id: str) -> dict[str, Any]:
@@ -93,9 +65,9 @@ async def test_one_unreadable_row_in_a_batch_fails_only_itself(
         account = await create_account(app.state.runtime)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             good_a, poisoned, good_b = await asyncio.gather(
-                _send(client, account, GOOD[0], "Harmless-note-9a2"),
-                _send(client, account, POISONED, MARKER),
-                _send(client, account, GOOD[1], "Harmless-note-9a2"),
+                send_with_note(client, account, GOOD[0], "Harmless-note-9a2"),
+                send_with_note(client, account, POISONED, MARKER),
+                send_with_note(client, account, GOOD[1], "Harmless-note-9a2"),
             )
             async with app.state.runtime.engine.connect() as conn:
                 jobs = (await conn.execute(
