@@ -6,39 +6,30 @@ that shared it failed its attempts as a storage error and was given up.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import httpx
 
-from notify.app import create_app
 from notify.config import Settings
 from notify.sending.providers.simulated import SimulatedProvider
 from tests.callbacks.support import register_callback, wait_for_empty_outbox
 from tests.fixtures.callback_receiver import CallbackReceiver
 from tests.support.accounts import create_account
-from tests.support.older_batches import GOOD, MARKER, POISONED, OlderVersionStore, send_with_note
+from tests.support.older_batches import GOOD, older_version_app, send_batch
 from tests.support.pii_audit import PiiAudit
 
 
 async def test_callbacks_of_a_batch_with_an_unreadable_row(
     settings: Settings, tmp_path: Path, callback_receiver: CallbackReceiver, pii_audit: PiiAudit
 ) -> None:
-    pii_audit.track(*GOOD, POISONED)
-    pii_audit.track_personalisation("Augusta", "Thursday", "Harmless-note-9a2", MARKER)
     provider = SimulatedProvider(record=True)
-    app = create_app(settings.model_copy(update={"batch_max_wait_ms": 300}), run_worker=True,
-                     store=OlderVersionStore(tmp_path / "objects"), sms_provider=provider, email_provider=provider)
+    app = older_version_app(settings, tmp_path / "objects", provider, pii_audit)
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime
         account = await create_account(runtime)
         await register_callback(runtime, account, callback_receiver.url)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            good_a, poisoned, good_b = await asyncio.gather(
-                send_with_note(client, account, GOOD[0], "Harmless-note-9a2"),
-                send_with_note(client, account, POISONED, MARKER),
-                send_with_note(client, account, GOOD[1], "Harmless-note-9a2"),
-            )
+            good_a, poisoned, good_b = await send_batch(client, account)
             received = await callback_receiver.wait_for(3)
             await wait_for_empty_outbox(runtime)
     bodies = {r.body["id"]: (r.body["to"], r.body["status"]) for r in received}

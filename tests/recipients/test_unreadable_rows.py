@@ -8,13 +8,10 @@ service's notification list and the notification itself answered 500, and report
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import time
 from collections.abc import AsyncIterable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import obstore.store
@@ -29,21 +26,11 @@ from notify.recipients.spreadsheet_read import SpreadsheetRow, read_stored_rows,
 from notify.reports.columns import UNREADABLE_RECIPIENT
 from notify.sending.providers.simulated import SimulatedProvider
 from notify.storage import ObjectStore
-from tests.support.accounts import Account, create_account
+from tests.support.accounts import create_account
 from tests.support.jobs import upload, wait_for_job
-from tests.support.older_batches import GOOD, MARKER, POISONED, OlderVersionStore, send_with_note
+from tests.support.older_batches import GOOD, older_version_app, send_batch
 from tests.support.pii_audit import PiiAudit
-from tests.support.polling import wait_for_status
-
-
-async def _wait_export(client: httpx.AsyncClient, account: Account, export_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        data = (await client.get(f"/v2/reports/{export_id}", headers=account.headers())).json()["data"]
-        if data["status"] in ("ready", "failed"):
-            return data  # type: ignore[no-any-return]
-        await asyncio.sleep(0.05)
-    raise AssertionError("export never finished")
+from tests.support.polling import wait_for_export, wait_for_status
 
 
 def _rows(content: bytes) -> dict[str, list[str]]:
@@ -55,20 +42,12 @@ def _rows(content: bytes) -> dict[str, list[str]]:
 async def test_one_unreadable_row_in_a_batch_fails_only_itself(
     settings: Settings, tmp_path: Path, pii_audit: PiiAudit
 ) -> None:
-    pii_audit.track(*GOOD, POISONED)
-    pii_audit.track_personalisation("Augusta", "Thursday", "Harmless-note-9a2", MARKER)
     provider = SimulatedProvider(record=True)
-    # A long batch window, so the three concurrent requests share one batch object.
-    app = create_app(settings.model_copy(update={"batch_max_wait_ms": 300}), run_worker=True,
-                     store=OlderVersionStore(tmp_path / "objects"), sms_provider=provider, email_provider=provider)
+    app = older_version_app(settings, tmp_path / "objects", provider, pii_audit)
     async with app.router.lifespan_context(app):
         account = await create_account(app.state.runtime)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            good_a, poisoned, good_b = await asyncio.gather(
-                send_with_note(client, account, GOOD[0], "Harmless-note-9a2"),
-                send_with_note(client, account, POISONED, MARKER),
-                send_with_note(client, account, GOOD[1], "Harmless-note-9a2"),
-            )
+            good_a, poisoned, good_b = await send_batch(client, account)
             async with app.state.runtime.engine.connect() as conn:
                 jobs = (await conn.execute(
                     text("SELECT count(DISTINCT job_id) FROM notifications WHERE service_id = :s"),
@@ -102,7 +81,7 @@ async def test_one_unreadable_row_in_a_batch_fails_only_itself(
             # The export: the same complete file.
             requested = await client.post("/v2/reports", json={"days": 1}, headers=account.headers())
             assert requested.status_code == 202, requested.text
-            done = await _wait_export(client, account, requested.json()["data"]["id"])
+            done = await wait_for_export(client, account, requested.json()["data"]["id"])
             assert done["status"] == "ready" and done["row_count"] == 3
             content = await client.get(f"/v2/reports/{done['id']}/content", headers=account.headers())
             assert _rows(content.content) == rows

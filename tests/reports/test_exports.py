@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import time
-from typing import Any
 
 import httpx
 
 from tests.support.accounts import Account
 from tests.support.jobs import csv_bytes, sms_rows, upload, wait_until_all_final
 from tests.support.pii_audit import PiiAudit
-
-
-async def _wait_ready(client: httpx.AsyncClient, account: Account, export_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        data = (await client.get(f"/v2/reports/{export_id}", headers=account.headers())).json()["data"]
-        if data["status"] in ("ready", "failed"):
-            return data  # type: ignore[no-any-return]
-        await asyncio.sleep(0.05)
-    raise AssertionError("export never finished")
+from tests.support.polling import wait_for_export
 
 
 async def test_export_matches_the_streamed_report(
@@ -37,7 +25,7 @@ async def test_export_matches_the_streamed_report(
     assert requested.status_code == 202, requested.text
     export = requested.json()["data"]
     assert export["status"] in ("pending", "in progress", "ready")
-    done = await _wait_ready(client, account, export["id"])
+    done = await wait_for_export(client, account, export["id"])
     assert done["status"] == "ready"
     assert done["row_count"] == 30
     assert done["url"] is None  # presigned URLs exist only on S3

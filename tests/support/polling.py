@@ -24,3 +24,16 @@ async def wait_for_status(
             return last
         await asyncio.sleep(0.05)
     raise AssertionError(f"notification stayed {last.get('status')!r}, expected {status!r}")
+
+
+async def wait_for_export(
+    client: httpx.AsyncClient, account: Account, export_id: str, timeout: float = 20.0
+) -> dict[str, Any]:
+    """An export's status once it is ready or failed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        data = (await client.get(f"/v2/reports/{export_id}", headers=account.headers())).json()["data"]
+        if data["status"] in ("ready", "failed"):
+            return data  # type: ignore[no-any-return]
+        await asyncio.sleep(0.05)
+    raise AssertionError("export never finished")
