@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     max_upload_rows: int = Field(default=100_000, ge=1, le=10_000_000)
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
     max_schedule_hours: int = Field(default=96, ge=1, le=24 * 30)
+    # Spreadsheet caps (notify.recipients.spreadsheet_validate): validation costs CPU per cell, so a
+    # file of 500,000 columns cost 8 ms a row. Cells stay within the csv module's field limit
+    # (131,072 characters), so every accepted file can be read back.
+    max_upload_columns: int = Field(default=1000, ge=1, le=16_384, description="Columns a spreadsheet may have.")
+    max_upload_cell_chars: int = Field(
+        default=10_000, ge=1, le=131_072, description="Characters a spreadsheet cell may hold."
+    )
     row_index_every: int = Field(default=1000, ge=1, le=1_000_000, description="Rows between row-index entries.")
     chunk_rows: int = Field(default=1000, ge=1, le=100_000, description="Rows per delivery task.")
     claim_rows: int = Field(

@@ -14,7 +14,7 @@ from notify.db.models import TemplateType
 from notify.recipients import columnar
 from notify.recipients.columnar import PYTHON_WHITESPACE, read_spreadsheet_columns
 from notify.recipients.spreadsheet import FileRejected, SpreadsheetValidator, ValidatedFile
-from notify.recipients.spreadsheet_read import StreamingRowReader
+from notify.recipients.columnar import StreamingRowReader
 
 PHONES = ["(202) 555-0143", "+1 212 555 0100", "2125550199", "1-415-555-0123"]
 BLANKS = ["", ",,", " ,\t,", "\u00a0,,", "\x1c,\u3000,", "\"\",,", " ", "\u00a0"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from notify.notifications import NotificationRow
-from notify.recipients.batch_file import RecipientRow
+from notify.recipients.batch_file import RecipientRow, StoredRow
 from notify.templates import MissingPersonalisation, render_email, render_sms
 from notify.api.responses import timestamp
 
@@ -18,8 +18,10 @@ def template_ref(base_url: str, template_id: object, version: int) -> dict[str, 
     }
 
 
-def notification_json(row: NotificationRow, recipient: RecipientRow | None, base_url: str) -> dict[str, Any]:
-    """``recipient`` is None once the job's object has expired: the row is still reported, without PII."""
+def notification_json(row: NotificationRow, stored: StoredRow | None, base_url: str) -> dict[str, Any]:
+    """``stored`` is None once the job's object has expired, an UnreadableRow when its row cannot be
+    read back: either way the notification is still reported, with a null recipient and body."""
+    recipient = stored if isinstance(stored, RecipientRow) else None
     body: str | None = None
     subject: str | None = None
     if recipient is not None:

@@ -37,6 +37,7 @@ from notify.callbacks.payload import delivery_status_body
 from notify.config import Settings
 from notify.jobs.records import job_files
 from notify.log_config import get_logger
+from notify.recipients.batch_file import RecipientRow
 from notify.recipients.lookup import read_rows
 from notify.secrets import SecretBox, SecretDecryptionError
 from notify.storage import ObjectStore
@@ -199,7 +200,8 @@ class CallbackDispatcher:
                 return {}
             rows = [d.notification.job_row_number for d in by_job[job_id] if d.notification is not None]
             found = await read_rows(self.store, file, rows, default_region=self.default_region)
-            return {n: (row.recipient if row is not None else None) for n, row in found.items()}
+            # An expired file or an unreadable row: the callback still goes, with "to": null.
+            return {n: (row.recipient if isinstance(row, RecipientRow) else None) for n, row in found.items()}
 
         results = await asyncio.gather(*(read_job(j) for j in by_job), return_exceptions=True)
         recipients: dict[uuid.UUID, str | None] = {}

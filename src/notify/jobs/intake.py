@@ -9,6 +9,7 @@ commit, together.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
@@ -98,14 +99,18 @@ async def accept_upload(
         max_rows=settings.max_upload_rows,
         max_bytes=settings.max_upload_bytes,
         index_every=settings.row_index_every,
+        max_columns=settings.max_upload_columns,
+        max_cell_chars=settings.max_upload_cell_chars,
     )
     validated: list[ValidatedFile] = []
 
     async def checked() -> AsyncIterator[bytes]:
+        # Validation is CPU work (a few µs a row, a second for a big chunk): it runs on a worker
+        # thread, one chunk at a time, so the event loop keeps answering every other request.
         async for chunk in chunks:
-            validator.feed(chunk)
+            await asyncio.to_thread(validator.feed, chunk)
             yield chunk
-        finished = validator.finish()  # raising here abandons the upload
+        finished = await asyncio.to_thread(validator.finish)  # raising here abandons the upload
         if any("\x00" in column for column in finished.header):
             raise FileRejected(
                 "malformed_csv", "The header row contains a NUL character. Save the file again as CSV UTF-8."

@@ -77,6 +77,7 @@ class JobRecord:
             recipient_column=self.recipient_column or 0,
             row_offsets=self.row_offsets,
             data_end=self.data_end or 0,
+            row_count=self.row_count,
         )
 
 

@@ -18,7 +18,6 @@ sent anything from it, and GOV.UK Notify skips such rows too.
 from __future__ import annotations
 
 import csv
-import io
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +26,7 @@ from functools import cache
 from operator import itemgetter
 
 from notify.db.models import TemplateType
+from notify.recipients.batch_file import UnreadableRow
 from notify.recipients.email import InvalidEmailAddress, normalise_email
 from notify.recipients.phone import InvalidPhoneNumber, phone_normaliser
 from notify.templates import (
@@ -55,8 +55,10 @@ __all__ = [
     "iter_records",
     "parse_rows",
     "plain_placeholder_keys",
+    "read_stored_rows",
     "sms_pricer",
     "split_lines",
+    "stored_records",
 ]
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -168,6 +170,37 @@ def parse_rows(
     allow_international: bool,
     skip_bom: bool,
 ) -> Iterator[SpreadsheetRow]:
+    """Like :func:`read_stored_rows`, for callers that need every row intact.
+
+    Raises :class:`MalformedSpreadsheet` at the first row that cannot be read; the message names
+    the row only.
+    """
+    for row in read_stored_rows(
+        data,
+        first_row_number=first_row_number,
+        header=header,
+        recipient_column=recipient_column,
+        template_type=template_type,
+        default_region=default_region,
+        allow_international=allow_international,
+        skip_bom=skip_bom,
+    ):
+        if isinstance(row, UnreadableRow):
+            raise MalformedSpreadsheet(f"Row {row.row_number} of a stored spreadsheet {row.reason}") from None
+        yield row
+
+
+def read_stored_rows(
+    data: bytes,
+    *,
+    first_row_number: int,
+    header: list[str],
+    recipient_column: int,
+    template_type: TemplateType,
+    default_region: str,
+    allow_international: bool,
+    skip_bom: bool,
+) -> Iterator[SpreadsheetRow | UnreadableRow]:
     """Yield the data rows in ``data``, a slice of a validated file that starts at a row boundary.
 
     ``data`` usually comes from one ranged GET (see :func:`byte_range_for_rows`); it may end at a
@@ -175,39 +208,58 @@ def parse_rows(
     number, exactly as the validator numbered them. Rows are parsed lazily, so a caller that
     wants only the first few can stop early.
 
-    Raises :class:`MalformedSpreadsheet` if the bytes are not the ones that were validated (not
-    UTF-8, or a recipient that no longer normalises); the message names the row only.
+    A row whose recipient no longer normalises (the default region changed since the upload, say)
+    is an :class:`UnreadableRow` and its neighbours are read as usual. Bytes that are not the ones
+    validated (not UTF-8, not CSV) end the slice with one :class:`UnreadableRow`: where the next
+    record starts is then unknown, so every later row of the slice is unreadable too.
+    """
+    normalise = _recipient_normaliser(template_type, default_region, allow_international)
+    width = len(header)
+    for record in stored_records(data, first_row_number=first_row_number, skip_bom=skip_bom):
+        if isinstance(record, UnreadableRow):
+            yield record
+            return
+        row_number, cells = record
+        if len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        raw = cells[recipient_column] if recipient_column < len(cells) else ""
+        try:
+            recipient = normalise(raw)
+        except (InvalidPhoneNumber, InvalidEmailAddress) as exc:
+            yield UnreadableRow(row_number, f"has an invalid recipient ({exc.reason})")
+            continue
+        yield SpreadsheetRow(row_number, recipient, dict(zip(header, cells)))
+
+
+def stored_records(
+    data: bytes, *, first_row_number: int, skip_bom: bool = False
+) -> Iterator[tuple[int, list[str]] | UnreadableRow]:
+    """``(row_number, cells)`` for each non-blank record of a validated slice, as uploaded.
+
+    The first record that cannot be read (bytes that are not UTF-8, text csv refuses) ends the
+    slice with an :class:`UnreadableRow` for its row number: nothing after it can be numbered.
     """
     if skip_bom and data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
+    undecodable = False
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedSpreadsheet(
-            f"Stored spreadsheet is not UTF-8 after row {first_row_number}"
-        ) from None
-    normalise = _recipient_normaliser(template_type, default_region, allow_international)
-    width = len(header)
+    except UnicodeDecodeError as exc:
+        # The complete lines before the first bad byte are still good rows.
+        text = data[: data.rfind(b"\n", 0, exc.start) + 1].decode("utf-8", "replace")
+        undecodable = True
     row_number = first_row_number
     try:
         for cells, _ in iter_records(split_lines(text), final=True):
             if is_blank(cells):
                 continue
-            if len(cells) < width:
-                cells = cells + [""] * (width - len(cells))
-            raw = cells[recipient_column] if recipient_column < len(cells) else ""
-            try:
-                recipient = normalise(raw)
-            except (InvalidPhoneNumber, InvalidEmailAddress) as exc:
-                raise MalformedSpreadsheet(
-                    f"Row {row_number} of a stored spreadsheet has an invalid recipient ({exc.reason})"
-                ) from None
-            yield SpreadsheetRow(row_number, recipient, dict(zip(header, cells)))
+            yield row_number, cells
             row_number += 1
     except csv.Error:
-        raise MalformedSpreadsheet(
-            f"Stored spreadsheet cannot be parsed at row {row_number}"
-        ) from None
+        yield UnreadableRow(row_number, "cannot be parsed as CSV", and_after=True)
+        return
+    if undecodable:
+        yield UnreadableRow(row_number, "is not UTF-8", and_after=True)
 
 
 def _recipient_normaliser(
@@ -333,80 +385,3 @@ def _plain_gsm_fragments(septets: int) -> int | None:
         return check_sms_length("a" * septets).fragments
     except SmsTooLong:
         return None
-
-
-class StreamingRowReader:
-    """Raw rows of a stored spreadsheet, from bytes that arrive in chunks (reports read this way).
-
-    Reports need every row of a possibly large file in order without holding the file: feed it
-    chunks from a streaming GET and take ``(row_number, cells)`` as records complete. Cells are
-    returned as uploaded (no normalisation: a report shows what the team uploaded, and this keeps
-    a million rows fast). Numbering skips blank records exactly as the validator did.
-    """
-
-    def __init__(self, *, first_row_number: int, skip_bom: bool) -> None:
-        self._row_number = first_row_number
-        self._skip_bom = skip_bom
-        self._pending = b""
-        self._carry: list[str] = []
-
-    def feed(self, chunk: bytes) -> list[tuple[int, list[str]]]:
-        data = self._pending + chunk
-        if self._skip_bom:
-            if len(data) < len(UTF8_BOM) and UTF8_BOM.startswith(data):
-                self._pending = data
-                return []
-            if data.startswith(UTF8_BOM):
-                data = data[len(UTF8_BOM) :]
-            self._skip_bom = False
-        cut = data.rfind(b"\n") + 1
-        self._pending = data[cut:]
-        if not cut:
-            return []
-        text = self._decode(data[:cut])
-        if not self._carry and '"' not in text:
-            return self._unquoted(text)
-        return self._records(split_lines(text), final=False)
-
-    def _unquoted(self, text: str) -> list[tuple[int, list[str]]]:
-        """Fast path: with no quote characters, every line is one record; let csv iterate in C."""
-        rows: list[tuple[int, list[str]]] = []
-        number = self._row_number
-        try:
-            for cells in csv.reader(io.StringIO(text)):
-                first = cells[0] if cells else ""
-                if (not first or first.isspace()) and is_blank(cells):
-                    continue
-                rows.append((number, cells))
-                number += 1
-        except csv.Error:
-            raise MalformedSpreadsheet(f"Stored spreadsheet cannot be parsed at row {number}") from None
-        self._row_number = number
-        return rows
-
-    def finish(self) -> list[tuple[int, list[str]]]:
-        tail = split_lines(self._decode(self._pending)) if self._pending else []
-        self._pending = b""
-        return self._records(tail, final=True)
-
-    def _decode(self, data: bytes) -> str:
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise MalformedSpreadsheet(f"Stored spreadsheet is not UTF-8 after row {self._row_number}") from None
-
-    def _records(self, lines: list[str], *, final: bool) -> list[tuple[int, list[str]]]:
-        lines = self._carry + lines
-        rows: list[tuple[int, list[str]]] = []
-        used = 0
-        try:
-            for cells, count in iter_records(lines, final=final):
-                used += count
-                if is_blank(cells):
-                    continue
-                rows.append((self._row_number, cells))
-                self._row_number += 1
-        except csv.Error:
-            raise MalformedSpreadsheet(f"Stored spreadsheet cannot be parsed at row {self._row_number}") from None
-        self._carry = lines[used:]
-        return rows

@@ -30,6 +30,7 @@ from notify.recipients.spreadsheet_read import (
     sms_pricer,
     split_lines,
 )
+from notify.recipients.spreadsheet_rules import email_body_can_be_empty, email_body_filler, overlong_column
 from notify.templates import EmptyMessage, SmsTooLong, normalise_key, template_placeholders
 
 __all__ = ["FileRejected", "RowError", "SpreadsheetValidator", "ValidatedFile"]
@@ -105,6 +106,8 @@ class SpreadsheetValidator:
         max_rows: int = 100_000,
         max_bytes: int = 50 * 1024 * 1024,
         index_every: int = 1000,
+        max_columns: int = 1000,
+        max_cell_chars: int = 10_000,
     ) -> None:
         if index_every < 1:
             raise ValueError("index_every must be at least 1")
@@ -113,6 +116,9 @@ class SpreadsheetValidator:
         self._max_rows = max_rows
         self._max_bytes = max_bytes
         self._index_every = index_every
+        # Past the csv module's own field limit a cell would stop parsing, not be reported.
+        self._max_columns = max_columns
+        self._max_cell_chars = min(max_cell_chars, csv.field_size_limit())
         self._recipient_name = _RECIPIENT_COLUMNS[template_type]
         self._names = template_placeholders(template_content, template_subject)
         self._required_keys = plain_placeholder_keys(
@@ -134,6 +140,8 @@ class SpreadsheetValidator:
         self._recipient_column = 0
         self._required_columns: list[int] = []
         self._pricer: Callable[[list[str]], int] | None = None
+        self._email_body: Callable[[list[str]], str] | None = None
+        self._chunk_has_nul = False
         self._records_seen = 0  # data records so far, blank ones included
         self._row_count = 0
         self._row_offsets: list[tuple[int, int]] = []
@@ -238,6 +246,7 @@ class SpreadsheetValidator:
                 "not_utf8",
                 f"The file is not UTF-8 text (the first problem is in row {row}). " + _SAVE_AS_UTF8,
             )
+        self._chunk_has_nul = "\x00" in text  # one scan per chunk; rows are searched only if it finds one
         lines = split_lines(text)
         sizes: Iterable[int]
         if len(text) == len(data):  # ASCII: one byte per character
@@ -247,7 +256,7 @@ class SpreadsheetValidator:
         ends = [0, *accumulate(sizes)]
         line = 0
         last_row_end = -1
-        unreadable = False
+        unreadable: str | None = None
         try:
             for cells, used in iter_records(lines, final=final):
                 start = line
@@ -270,12 +279,23 @@ class SpreadsheetValidator:
                     self._row_offsets.append((row_number, self._base + ends[start]))
                 last_row_end = line
                 self._check_row(row_number, cells)
-        except csv.Error:
-            unreadable = True
-        if unreadable:
+        except csv.Error as exc:
+            unreadable = str(exc)
+        if unreadable is not None:
+            row = self._next_spreadsheet_row()
+            if "field limit" in unreadable:
+                # A cell over the csv module's limit stops the parse; find its column to say so.
+                found = overlong_column("".join(lines[line:]), self._max_cell_chars)
+                where = f"Row {row}"
+                if self._header is not None and found is not None and found[0] < len(self._header):
+                    where += f", column '{self._header[found[0]]}'"
+                too_long = f"{where}: the cell is longer than {self._max_cell_chars:,} characters. "
+                if found is not None and found[1]:
+                    self._reject("malformed_csv", too_long + 'Check it for a quote mark (") that is never closed.')
+                self._reject("cell_too_long", too_long + "Shorten it and upload the file again.")
             self._reject(
                 "malformed_csv",
-                f"Row {self._next_spreadsheet_row()} cannot be read as CSV: it has a line break "
+                f"Row {row} cannot be read as CSV: it has a line break or a quote mark (\") "
                 "in an unexpected place. " + _SAVE_AS_UTF8,
             )
         if last_row_end >= 0:
@@ -285,6 +305,7 @@ class SpreadsheetValidator:
     # -- header and rows ----------------------------------------------------------------------
 
     def _take_header(self, cells: list[str]) -> None:
+        self._check_width(cells, "The file has {count:,} columns; the most is {most:,}. ", 1)
         while cells and not cells[-1].strip():
             cells = cells[:-1]
         keys = [normalise_key(cell) for cell in cells]
@@ -329,12 +350,30 @@ class SpreadsheetValidator:
         self._required_columns = [columns[key] for key in self._required_keys if key in columns]
         if self._template_type == TemplateType.sms:
             self._pricer = sms_pricer(self._content, self._names, columns)
+        elif email_body_can_be_empty(self._content):
+            self._email_body = email_body_filler(self._content, columns)
+
+    def _check_width(self, cells: list[str], message: str, row: int) -> None:
+        """Refuse a record wider than the cap at once: every later row would cost CPU per cell."""
+        if len(cells) > self._max_columns:
+            self._reject(
+                "too_many_columns",
+                message.format(count=len(cells), most=self._max_columns, row=row)
+                + "Remove the columns you do not need and upload the file again.",
+            )
 
     def _check_row(self, row_number: int, cells: list[str]) -> None:
         """Collect every problem in one row; on the happy path this is the per-row hot loop."""
         width = self._width
         # (column index or None, kind, reason); header names are looked up only on error.
         problems: list[tuple[int | None, str, str]] = []
+        if len(cells) > self._max_columns:
+            self._check_width(cells, "Row {row} has {count:,} cells; the most is {most:,}. ", self._records_seen + 1)
+        if sum(map(len, cells)) > self._max_cell_chars:
+            reason = f"The cell is longer than {self._max_cell_chars:,} characters"
+            problems += [(i, "cell_too_long", reason) for i, c in enumerate(cells[:width]) if len(c) > self._max_cell_chars]
+        if self._chunk_has_nul:
+            problems += [(i, "nul_character", "Contains a NUL character") for i, c in enumerate(cells[:width]) if "\x00" in c]
         if len(cells) != width:
             if len(cells) > width:
                 if "".join(cells[width:]).strip():
@@ -363,6 +402,9 @@ class SpreadsheetValidator:
                 problems.append((None, "sms_too_long", str(exc)))
             except EmptyMessage as exc:
                 problems.append((None, "empty_message", str(exc)))
+        if self._email_body is not None and complete and not self._email_body(cells).strip():
+            # What render_email would refuse at delivery, refused here, as SMS is.
+            problems.append((None, "empty_message", str(EmptyMessage())))
         if problems:
             self._record(row_number, problems)
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 UTF8_BOM = "\ufeff"
 MISSING_RECIPIENT = "[not available: the file has expired or is missing]"
+UNREADABLE_RECIPIENT = "[not available: this row of the file cannot be read]"
 
 # Cells a spreadsheet would execute as a formula (OWASP's CSV-injection list).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -7,7 +7,9 @@ moves past it: memory is bounded by the jobs in the read-ahead window, however l
 
 Nothing is cached across reports and nothing is written anywhere: recipients live in memory only
 while the report that needs them is being written. A missing object (retention over) gives
-``None``, so its rows carry the marker instead of failing the report.
+``None``, so its rows carry the marker instead of failing the report. A row that is there but
+cannot be read (stored by an older version, or damaged) gets its own marker cell, and the rows
+around it are written as usual.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from notify.db.models import JobKind
-from notify.recipients.batch_file import batch_recipients
+from notify.recipients.batch_file import MalformedRecipientFile, batch_recipients
 from notify.recipients.columnar import read_spreadsheet_columns
 from notify.recipients.lookup import JobFile
 from notify.reports.cells import csv_cell, csv_cells
+from notify.reports.columns import UNREADABLE_RECIPIENT
 from notify.reports.query import ReportJob
 from notify.storage import ObjectNotFound, ObjectStore
 
@@ -108,7 +111,11 @@ class RecipientFiles:
         """Parse and write the cells here, off the writer's path (and its thread, for big files)."""
         if file.kind is JobKind.api:
             # A batch holds a few dozen rows: one Python call per cell beats Arrow's per-call cost.
-            cells = [csv_cell(recipient) for recipient in batch_recipients(data, key=file.object_key)]
+            try:
+                recipients = batch_recipients(data, key=file.object_key)
+            except MalformedRecipientFile:
+                recipients = [None] * file.row_count
+            cells = [_UNREADABLE if recipient is None else csv_cell(recipient) for recipient in recipients]
             return JobRecipients(pa.array(cells, pa.string()))
         columns = read_spreadsheet_columns(
             data,
@@ -119,7 +126,18 @@ class RecipientFiles:
         others = None
         if columns.others:
             others = pc.binary_join_element_wise(*(csv_cells(column) for column in columns.others), ",")
-        return JobRecipients(csv_cells(columns.recipients), others)
+        recipients = csv_cells(columns.recipients)
+        missing = file.row_count - len(recipients)
+        if columns.unreadable_from is not None and missing > 0:
+            # The bytes are damaged from this row on: every later row gets the marker.
+            recipients = pa.concat_arrays([recipients, pa.array([_UNREADABLE] * missing, pa.string())])
+            if others is not None:
+                blank = "," * (len(columns.others) - 1)
+                others = pa.concat_arrays([others, pa.array([blank] * missing, pa.string())])
+        return JobRecipients(recipients, others)
+
+
+_UNREADABLE = csv_cell(UNREADABLE_RECIPIENT)
 
 
 class _ByteBudget:

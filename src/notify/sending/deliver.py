@@ -38,7 +38,7 @@ from notify.jobs.records import JobNotFound, get_job
 from notify.log_config import get_logger
 from notify.callbacks.outbox import enqueue_callbacks_cte
 from notify.receipts.apply import Receipt, apply_parked_for
-from notify.recipients.batch_file import RecipientRow
+from notify.recipients.batch_file import RecipientRow, StoredRow, UnreadableRow
 from notify.recipients.lookup import read_rows
 from notify.recipients.phone import is_international
 from notify.sending.in_flight import InFlight
@@ -232,7 +232,7 @@ class Deliverer:
     async def _deliver_claim(
         self,
         rows: Sequence[_Row],
-        recipients: dict[int, RecipientRow | None],
+        recipients: dict[int, StoredRow | None],
         templates: dict[tuple[uuid.UUID, int], Any],
         senders: ServiceSenders,
         route: _Route,
@@ -282,7 +282,7 @@ class Deliverer:
     async def _send_one(
         self,
         row: _Row,
-        recipient: RecipientRow | None,
+        recipient: StoredRow | None,
         templates: dict[tuple[uuid.UUID, int], Any],
         senders: ServiceSenders,
         route: _Route,
@@ -290,6 +290,8 @@ class Deliverer:
     ) -> _Outcome:
         if recipient is None:
             return _Outcome(row.id, Status.technical_failure, None, None, None, "recipient file missing or expired")
+        if isinstance(recipient, UnreadableRow):
+            return _Outcome(row.id, Status.technical_failure, None, None, None, "recipient row cannot be read")
         template = templates[(row.template_id, row.template_version)]
         try:
             message = _message(row, recipient, template, senders)
