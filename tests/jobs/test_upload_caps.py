@@ -24,21 +24,33 @@ async def _stored_uploads(runtime: Runtime, account: Account) -> list[str]:
     return [info.key async for info in runtime.store.list(f"uploads/{account.service_id}")]
 
 
-@pytest.mark.parametrize("source", ["csv", "rows"])
-async def test_nul_in_a_bulk_cell_is_a_row_error(
-    client: httpx.AsyncClient, account: Account, pii_audit: PiiAudit, source: str
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("file", "Row 3, column 'name': Contains a NUL character"),
+        # JSON bodies are refused at the edge, naming the field, before any row is read.
+        ("csv", "csv must not contain NUL characters"),
+        ("rows", "rows[2][1] must not contain NUL characters"),
+    ],
+)
+async def test_nul_in_a_bulk_cell_is_refused_and_nothing_is_stored(
+    client: httpx.AsyncClient, account: Account, runtime: Runtime, pii_audit: PiiAudit, source: str, expected: str
 ) -> None:
     pii_audit.track("+12025550161", "+12025550162")
     pii_audit.track_personalisation("Augusta", "Bartholomew")
     rows = [["phone number", "name", "day"], ["2025550161", "Augusta", "Monday"], ["2025550162", "Bar\x00tholomew", "Monday"]]
-    body: dict[str, Any] = {"name": "nul", "template_id": str(account.sms_template_id)}
-    if source == "csv":
-        body["csv"] = "".join(",".join(row) + "\n" for row in rows)
+    text = "".join(",".join(row) + "\n" for row in rows)
+    if source == "file":
+        response = await upload(client, account, text.encode())
     else:
-        body["rows"] = rows
-    response = await client.post("/v2/notifications/bulk", json=body, headers=account.headers())
-    assert "Row 3, column 'name': Contains a NUL character" in _messages(response)
-    assert response.json()["file_errors"]["counts"] == {"nul_character": 1}
+        body: dict[str, Any] = {"name": "nul", "template_id": str(account.sms_template_id)}
+        body[source] = text if source == "csv" else rows
+        response = await client.post("/v2/notifications/bulk", json=body, headers=account.headers())
+    assert response.status_code == 400
+    assert expected in _messages(response)
+    if source == "file":
+        assert response.json()["file_errors"]["counts"] == {"nul_character": 1}
+    assert await _stored_uploads(runtime, account) == []
 
 
 async def test_too_many_columns_is_refused_and_nothing_is_stored(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from notify.templates import normalise_key, placeholders, substitute
+from notify.templates import MissingPersonalisation, normalise_key, placeholders, substitute
 
 __all__ = ["email_body_can_be_empty", "email_body_filler", "overlong_column"]
 
@@ -19,7 +19,12 @@ def email_body_can_be_empty(content: str) -> bool:
     Literal text is in every rendering, and values and conditional text only add to it; so a body
     whose every placeholder is empty (conditionals off) still has text in every row.
     """
-    return not substitute(content, {name: "" for name in placeholders(content)}).strip()
+    try:
+        return not substitute(content, {name: "" for name in placeholders(content)}).strip()
+    except MissingPersonalisation:
+        # A plain placeholder: a blank value is a missing one (a row error), so every row that
+        # passes fills it with text, and the body is never empty.
+        return False
 
 
 def email_body_filler(content: str, columns: dict[str, int]) -> Callable[[list[str]], str]:
