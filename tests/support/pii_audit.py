@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from ahocorasick_rs import BytesAhoCorasick
 
 from notify.config import Settings
 from notify.db.urls import libpq_url
@@ -105,9 +106,13 @@ class PiiAudit:
         if not forms:
             return []
         leaks: list[Leak] = []
+        # One pass per place for all forms: thousands of forms (50 recipients) over a WAL range
+        # cost ~600 ms with `in`, a few ms with Aho-Corasick.
+        automaton = BytesAhoCorasick(forms)
 
         def search(where: str, data: bytes) -> None:
-            leaks.extend(Leak(form.decode(), where) for form in forms if form in data)
+            found = {index for index, _, _ in automaton.find_matches_as_indexes(data, overlapping=True)}
+            leaks.extend(Leak(forms[index].decode(), where) for index in sorted(found))
 
         with psycopg.connect(libpq_url(self.database_url)) as conn:
             for where, dump in table_dumps(conn):
