@@ -48,7 +48,8 @@ def provider() -> SimulatedProvider:
 
 
 @pytest.fixture
-async def app(settings: Settings, provider: SimulatedProvider) -> AsyncIterator[FastAPI]:
+async def app(settings: Settings, provider: SimulatedProvider, pii_audit: PiiAudit) -> AsyncIterator[FastAPI]:
+    # Depending on pii_audit makes its check run after this lifespan (and the worker) has shut down.
     application = create_app(settings, run_worker=True, sms_provider=provider, email_provider=provider)
     async with application.router.lifespan_context(application):
         yield application
@@ -72,18 +73,26 @@ async def account(runtime: Runtime) -> Account:
 
 @pytest.fixture
 async def pii_audit(
-    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    request: pytest.FixtureRequest, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[PiiAudit]:
-    """Request this in every test that sends recipients; it fails the test on any leak."""
+    """Request this in every test that sends recipients; it fails the test on any leak.
+
+    ``app`` and ``live_server`` depend on it, so the check runs after they have shut down.
+    ``@pytest.mark.pii_leak_expected(where)`` (tests of the audit) inverts it: the test then
+    fails unless the audit reports a leak in a place matching the regex ``where``.
+    """
     caplog.set_level(logging.DEBUG)
-    audit = PiiAudit(
-        database_url=settings.database_url or "",
-        store=open_object_store(settings),
+    audit = PiiAudit.started(
+        settings,
         scan_dirs=[tmp_path],
         records=lambda: [r for phase in ("setup", "call") for r in caplog.get_records(phase)] + caplog.records,
     )
     yield audit
-    await audit.check()
+    expected = request.node.get_closest_marker("pii_leak_expected")
+    if expected is not None:
+        await audit.expect_leak(*expected.args)
+    else:
+        await audit.check()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from sqlalchemy import text
 
 from notify.app import create_app
 from notify.config import Settings
-from notify.runtime import open_object_store
 from notify.storage import ObjectStore, StorageUnavailable
 from tests.fixtures.moto_server import MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SECRET_ACCESS_KEY
 from tests.support.accounts import create_account
@@ -29,7 +28,7 @@ async def test_send_and_read_back_on_s3(
             "storage_allow_http": True,
         }
     )
-    pii_audit.store = open_object_store(s3_settings)
+    pii_audit.use_storage(s3_settings)
     pii_audit.track("+12025550188")
     app = create_app(s3_settings, run_worker=True)
     async with app.router.lifespan_context(app):

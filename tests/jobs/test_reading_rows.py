@@ -11,7 +11,6 @@ import obstore.store
 
 from notify.app import create_app
 from notify.config import Settings
-from notify.runtime import open_object_store
 from notify.storage import ObjectStore
 from tests.fixtures.moto_server import MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SECRET_ACCESS_KEY
 from tests.support.accounts import create_account
@@ -76,7 +75,7 @@ async def test_upload_and_delivery_on_s3(
         "storage_access_key_id": MOTO_ACCESS_KEY_ID, "storage_secret_access_key": MOTO_SECRET_ACCESS_KEY,
         "storage_allow_http": True, "row_index_every": 100, "chunk_rows": 300,
     })
-    pii_audit.store = open_object_store(s3)
+    pii_audit.use_storage(s3)
     rows = sms_rows(1000, start=3000)
     pii_audit.track(*(r[0] for r in rows[:10]))
     app = create_app(s3, run_worker=True)
