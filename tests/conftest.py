@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
+import os
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,8 +18,10 @@ from notify.config import LogFormat, Settings
 from notify.log_config import configure_logging
 from notify.runtime import Runtime, open_object_store
 from notify.sending.providers.simulated import SimulatedProvider
+from tests.fixtures.moto_server import s3_store_settings
 from tests.support.accounts import Account, create_account
 from tests.support.pii_audit import PiiAudit
+from tests.support.sending import EMAIL_PERSONALISATION, SMS_PERSONALISATION
 
 pytest_plugins = ["tests.fixtures.moto_server", "tests.fixtures.database", "tests.fixtures.live_server"]
 
@@ -28,8 +33,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(
+def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Settings:
+    local = Settings(
         environment="test",
         data_dir=tmp_path / ".notify",
         database_url=database_url,
@@ -40,6 +45,31 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_pool_size=5,
         catalogue_cache_seconds=0,
     )
+    if not _on_s3(request):
+        return local
+    return s3_store_settings(local, request.getfixturevalue("moto_s3_endpoint"), request.getfixturevalue("s3_bucket"))
+
+
+def _on_s3(request: pytest.FixtureRequest) -> bool:
+    """Recipient tests (those that request ``pii_audit``) alternate between moto's S3 and the local store.
+
+    Half of them, picked by a hash of the test id so a failure reproduces, run on S3: production
+    runs there, and a test switched over costs a few milliseconds per object, not a second run.
+    ``@pytest.mark.local_store`` keeps a test that reads the store's files on the local store,
+    ``@pytest.mark.s3_store`` puts any test on S3;
+    NOTIFY_TEST_STORE=s3 or =local puts every recipient test on one store.
+    """
+    if request.node.get_closest_marker("local_store") is not None:
+        return False
+    if request.node.get_closest_marker("s3_store") is not None:
+        return True
+    function = getattr(request.node, "function", None)
+    if function is None or "pii_audit" not in inspect.signature(function).parameters:
+        return False
+    forced = os.environ.get("NOTIFY_TEST_STORE")
+    if forced:
+        return forced == "s3"
+    return zlib.crc32(request.node.nodeid.encode()) % 2 == 0
 
 
 @pytest.fixture
@@ -77,6 +107,8 @@ async def pii_audit(
 ) -> AsyncIterator[PiiAudit]:
     """Request this in every test that sends recipients; it fails the test on any leak.
 
+    It tracks the default personalisation of tests.support.sending; track any other value you send.
+
     ``app`` and ``live_server`` depend on it, so the check runs after they have shut down.
     ``@pytest.mark.pii_leak_expected(where)`` (tests of the audit) inverts it: the test then
     fails unless the audit reports a leak in a place matching the regex ``where``.
@@ -87,6 +119,7 @@ async def pii_audit(
         scan_dirs=[tmp_path],
         records=lambda: [r for phase in ("setup", "call") for r in caplog.get_records(phase)] + caplog.records,
     )
+    audit.track_personalisation(*SMS_PERSONALISATION.values(), *EMAIL_PERSONALISATION.values())
     yield audit
     expected = request.node.get_closest_marker("pii_leak_expected")
     if expected is not None:
@@ -96,13 +129,20 @@ async def pii_audit(
 
 
 @pytest.fixture
-def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+def env(settings: Settings) -> dict[str, str]:
     """Environment for running `notify` commands against this test's database and storage."""
-    return {
+    values = {
         "NOTIFY_ENVIRONMENT": "test",  # said explicitly, as NOTIFY_TEST_DATABASE_URL may be a remote server
-        "NOTIFY_DATABASE_URL": database_url,
+        "NOTIFY_DATABASE_URL": settings.database_url or "",
         "NOTIFY_SECRET_KEY": TEST_SECRET_KEY,
-        "NOTIFY_DATA_DIR": str(tmp_path / ".notify"),
-        "NOTIFY_STORAGE_URL": (tmp_path / "objects").as_uri(),
+        "NOTIFY_DATA_DIR": str(settings.data_dir),
+        "NOTIFY_STORAGE_URL": settings.resolved_storage_url,
         "NOTIFY_LOG_LEVEL": "WARNING",
     }
+    # The same store as `settings`, which puts half the recipient tests on S3.
+    for name in ("storage_endpoint", "storage_region", "storage_access_key_id", "storage_secret_access_key"):
+        if getattr(settings, name) is not None:
+            values[f"NOTIFY_{name.upper()}"] = getattr(settings, name)
+    if settings.storage_allow_http:
+        values["NOTIFY_STORAGE_ALLOW_HTTP"] = "true"
+    return values

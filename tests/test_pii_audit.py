@@ -28,6 +28,9 @@ from tests.fixtures.moto_server import s3_client, s3_store_settings
 from tests.support.accounts import Account
 from tests.support.pii_audit import PiiAudit, PiiLeak
 
+# These tests plant leaks through the local store's files; the S3 ones build their own audit.
+pytestmark = pytest.mark.local_store
+
 PHONE = "+12025550177"
 EMAIL = "someone.specific@example.org"
 

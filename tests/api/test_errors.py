@@ -13,6 +13,7 @@ from notify.catalogue.templates import update_template
 from notify.runtime import Runtime
 from tests.support.accounts import Account
 from tests.support.pii_audit import PiiAudit
+from tests.support.sending import EMAIL_PERSONALISATION, SMS_PERSONALISATION
 
 
 def _error(response: httpx.Response, status: int) -> dict[str, str]:
@@ -28,9 +29,6 @@ async def _nothing_stored(runtime: Runtime) -> None:
         assert (await conn.execute(text("SELECT count(*) FROM notifications"))).scalar() == 0
         assert (await conn.execute(text("SELECT count(*) FROM jobs"))).scalar() == 0
     assert [o async for o in runtime.store.list("uploads/")] == []
-
-
-SMS_PERSONALISATION = {"name": "Ann", "day": "Friday"}
 
 
 @pytest.mark.parametrize(
@@ -104,7 +102,7 @@ async def test_bad_email_address(client: httpx.AsyncClient, account: Account, ru
         await client.post(
             "/v2/notifications/email",
             json={"email_address": "not-an-email", "template_id": str(account.email_template_id),
-                  "personalisation": {"name": "A", "case": "1"}},
+                  "personalisation": EMAIL_PERSONALISATION},
             headers=account.headers(),
         ),
         400,

@@ -14,14 +14,14 @@ from notify.sending.submit import TEAM_KEY_MESSAGE, TRIAL_MODE_MESSAGE
 from tests.support.accounts import TEAM_EMAIL, TEAM_PHONE, Account, create_account
 from tests.support.pii_audit import PiiAudit
 from tests.support.polling import wait_for_status
+from tests.support.sending import EMAIL_PERSONALISATION, SMS_PERSONALISATION
 
-PERSONALISATION = {"name": "Kim", "day": "Tuesday"}
 
 
 async def _sms(client: httpx.AsyncClient, account: Account, number: str, key: KeyType) -> httpx.Response:
     return await client.post(
         "/v2/notifications/sms",
-        json={"phone_number": number, "template_id": str(account.sms_template_id), "personalisation": PERSONALISATION},
+        json={"phone_number": number, "template_id": str(account.sms_template_id), "personalisation": SMS_PERSONALISATION},
         headers=account.headers(key),
     )
 
@@ -91,7 +91,7 @@ async def test_team_key_sends_only_to_the_team(
     email = await client.post(
         "/v2/notifications/email",
         json={"email_address": TEAM_EMAIL.upper(), "template_id": str(account.email_template_id),
-              "personalisation": {"name": "Kim", "case": "77"}},
+              "personalisation": EMAIL_PERSONALISATION},
         headers=account.headers(KeyType.team),
     )
     assert email.status_code == 201, email.text

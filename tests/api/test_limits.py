@@ -12,6 +12,7 @@ from notify.db.models import KeyType
 from notify.runtime import Runtime
 from tests.support.accounts import Account, create_account
 from tests.support.pii_audit import PiiAudit
+from tests.support.sending import SMS_PERSONALISATION
 
 NUMBER = "+12025550143"
 
@@ -20,7 +21,7 @@ async def _sms(client: httpx.AsyncClient, account: Account, key: KeyType = KeyTy
     return await client.post(
         "/v2/notifications/sms",
         json={"phone_number": NUMBER, "template_id": str(account.sms_template_id),
-              "personalisation": {"name": "Lee", "day": "Sunday"}},
+              "personalisation": SMS_PERSONALISATION},
         headers=account.headers(key),
     )
 

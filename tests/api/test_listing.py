@@ -7,15 +7,16 @@ import httpx
 from notify.db.models import KeyType
 from tests.support.accounts import Account
 from tests.support.pii_audit import PiiAudit
+from tests.support.sending import EMAIL_PERSONALISATION, SMS_PERSONALISATION
 
 
 async def _send(client: httpx.AsyncClient, account: Account, kind: str, to: str, reference: str | None) -> str:
     if kind == "sms":
         body = {"phone_number": to, "template_id": str(account.sms_template_id),
-                "personalisation": {"name": "Al", "day": "Monday"}}
+                "personalisation": SMS_PERSONALISATION}
     else:
         body = {"email_address": to, "template_id": str(account.email_template_id),
-                "personalisation": {"name": "Al", "case": "9"}}
+                "personalisation": EMAIL_PERSONALISATION}
     if reference:
         body["reference"] = reference
     response = await client.post(f"/v2/notifications/{kind}", json=body, headers=account.headers(KeyType.test))

@@ -14,6 +14,7 @@ from notifications_python_client.notifications import NotificationsAPIClient
 
 from tests.support.accounts import Account
 from tests.support.pii_audit import PiiAudit
+from tests.support.sending import SMS_PERSONALISATION
 
 T = TypeVar("T")
 
@@ -47,16 +48,16 @@ async def test_official_client_end_to_end(live_server: str, account: Account, pi
     email = await _in_thread(lambda: client.send_email_notification(
         email_address="grace.hopper@example.org",
         template_id=str(account.email_template_id),
-        personalisation={"name": "Grace Hopper", "case": "C-7"},
+        personalisation={"name": "Grace Hopper", "case": "CASE-7731"},
     ))
-    assert email["content"]["subject"] == "Your case C-7"
+    assert email["content"]["subject"] == "Your case CASE-7731"
 
     got_sms = await _in_thread(lambda: _wait_for(client, sms["id"], "delivered"))
     assert got_sms["phone_number"] == "+12025550143"
     assert got_sms["reference"] == "client-ref"
     got_email = await _in_thread(lambda: _wait_for(client, email["id"], "delivered"))
     assert got_email["email_address"] == "grace.hopper@example.org"
-    assert got_email["body"] == "Dear Grace Hopper,\n\nYour case C-7 is ready."
+    assert got_email["body"] == "Dear Grace Hopper,\n\nYour case CASE-7731 is ready."
 
     template = await _in_thread(lambda: client.get_template(str(account.sms_template_id)))
     assert template["body"] == "Hi ((name)), your appointment is on ((day))."
@@ -72,7 +73,7 @@ async def test_official_client_end_to_end(live_server: str, account: Account, pi
     with pytest.raises(HTTPError) as raised:
         await _in_thread(lambda: client.send_sms_notification(
             phone_number="+1 202-555", template_id=str(account.sms_template_id),
-            personalisation={"name": "x", "day": "y"},
+            personalisation=SMS_PERSONALISATION,
         ))
     assert raised.value.status_code == 400
     assert raised.value.message == [{"error": "ValidationError", "message": "phone_number Not enough digits"}]
@@ -88,7 +89,7 @@ async def test_official_client_iterates_600_notifications(
     def send(number: str) -> str:
         return str(client.send_sms_notification(
             phone_number=number, template_id=str(account.sms_template_id),
-            personalisation={"name": "P", "day": "Q"},
+            personalisation=SMS_PERSONALISATION,
         )["id"])
 
     def send_all() -> set[str]:

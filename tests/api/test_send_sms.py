@@ -11,6 +11,7 @@ from notify.sending.providers.simulated import SimulatedProvider
 from tests.support.accounts import Account
 from tests.support.pii_audit import PiiAudit
 from tests.support.polling import wait_for_status
+from tests.support.sending import SMS_PERSONALISATION
 
 
 async def test_send_sms_returns_201_and_reads_back_with_recipient(
@@ -56,7 +57,7 @@ async def test_concurrent_sends_share_batch_objects(
         r = await client.post(
             "/v2/notifications/sms",
             json={"phone_number": number, "template_id": str(account.sms_template_id),
-                  "personalisation": {"name": "Sam", "day": "Monday"}},
+                  "personalisation": SMS_PERSONALISATION},
             headers=account.headers(),
         )
         assert r.status_code == 201, r.text

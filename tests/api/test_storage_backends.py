@@ -13,6 +13,7 @@ from tests.fixtures.moto_server import MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SEC
 from tests.support.accounts import create_account
 from tests.support.pii_audit import PiiAudit
 from tests.support.polling import wait_for_status
+from tests.support.sending import SMS_PERSONALISATION
 
 
 async def test_send_and_read_back_on_s3(
@@ -37,7 +38,7 @@ async def test_send_and_read_back_on_s3(
             sent = await client.post(
                 "/v2/notifications/sms",
                 json={"phone_number": "+12025550188", "template_id": str(account.sms_template_id),
-                      "personalisation": {"name": "S3", "day": "today"}},
+                      "personalisation": SMS_PERSONALISATION},
                 headers=account.headers(),
             )
             assert sent.status_code == 201, sent.text
@@ -64,7 +65,7 @@ async def test_storage_outage_answers_503_and_stores_nothing(settings: Settings,
             response = await client.post(
                 "/v2/notifications/sms",
                 json={"phone_number": "+12025550189", "template_id": str(account.sms_template_id),
-                      "personalisation": {"name": "Out", "day": "age"}},
+                      "personalisation": SMS_PERSONALISATION},
                 headers=account.headers(),
             )
         assert response.status_code == 503

@@ -22,6 +22,7 @@ from tests.support.accounts import Account
 from tests.support.jobs import csv_bytes, sms_rows, upload, wait_for_job
 from tests.support.pii_audit import PiiAudit
 from tests.support.polling import wait_for_status
+from tests.support.sending import EMAIL_PERSONALISATION
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 KEYS = {"id", "reference", "to", "status", "created_at", "completed_at", "sent_at", "notification_type",
@@ -39,7 +40,7 @@ async def test_each_final_status_is_posted_once_in_notify_format(
     response = await client.post(
         "/v2/notifications/email",
         json={"email_address": "Ada.Lovelace@example.gov", "template_id": str(account.email_template_id),
-              "personalisation": {"name": "Ada", "case": "A-1"}},
+              "personalisation": EMAIL_PERSONALISATION},
         headers=account.headers(),
     )
     assert response.status_code == 201, response.text

@@ -17,6 +17,7 @@ from notify.statuses import Status
 from tests.support.accounts import Account
 from tests.support.pii_audit import PiiAudit
 from tests.support.polling import wait_for_status
+from tests.support.sending import SMS_PERSONALISATION
 
 
 @dataclass
@@ -47,7 +48,7 @@ async def _send(client: httpx.AsyncClient, account: Account, number: str, refere
     response = await client.post(
         "/v2/notifications/sms",
         json={"phone_number": number, "template_id": str(account.sms_template_id),
-              "personalisation": {"name": "Q", "day": "R"}, "reference": reference},
+              "personalisation": SMS_PERSONALISATION, "reference": reference},
         headers=account.headers(),
     )
     assert response.status_code == 201, response.text

@@ -17,6 +17,7 @@ from tests.support.accounts import Account
 from tests.support.jobs import csv_bytes, sms_rows, upload, wait_until_all_final
 from tests.support.pii_audit import PiiAudit
 from tests.support.polling import wait_for_status
+from tests.support.sending import EMAIL_PERSONALISATION, SMS_PERSONALISATION
 
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}-0[45]:00$")  # America/New_York, unambiguous
 
@@ -32,7 +33,7 @@ async def _send_sms(client: httpx.AsyncClient, account: Account, number: str, re
     response = await client.post(
         "/v2/notifications/sms",
         json={"phone_number": number, "template_id": str(account.sms_template_id),
-              "personalisation": {"name": "Q", "day": "R"}, "reference": reference},
+              "personalisation": SMS_PERSONALISATION, "reference": reference},
         headers=account.headers(),
     )
     assert response.status_code == 201, response.text
@@ -92,7 +93,7 @@ async def test_filters(client: httpx.AsyncClient, account: Account, pii_audit: P
     email = await client.post(
         "/v2/notifications/email",
         json={"email_address": "rep.person@example.org", "template_id": str(account.email_template_id),
-              "personalisation": {"name": "P", "case": "9"}},
+              "personalisation": EMAIL_PERSONALISATION},
         headers=account.headers(KeyType.test),
     )
     await wait_for_status(client, account, failed, "temporary-failure")

@@ -30,6 +30,7 @@ from tests.support.aws import (
 )
 from tests.support.jobs import csv_bytes, sms_rows, upload, wait_for_job
 from tests.support.pii_audit import PiiAudit
+from tests.support.sending import EMAIL_PERSONALISATION, SMS_PERSONALISATION
 
 
 async def recorded(runtime: Runtime, notification_id: str, timeout: float = 15.0) -> Any:
@@ -53,7 +54,7 @@ async def recorded(runtime: Runtime, notification_id: str, timeout: float = 15.0
 async def send_sms(client: httpx.AsyncClient, headers: dict[str, str], template_id: uuid.UUID, to: str) -> str:
     response = await client.post(
         "/v2/notifications/sms",
-        json={"phone_number": to, "template_id": str(template_id), "personalisation": {"name": "Ada", "day": "Friday"}},
+        json={"phone_number": to, "template_id": str(template_id), "personalisation": SMS_PERSONALISATION},
         headers=headers,
     )
     assert response.status_code == 201, response.text
@@ -90,7 +91,7 @@ async def test_sms_from_a_job_and_the_api_goes_out_through_sns(
     assert published[api_row.provider_reference] == {
         "message_id": api_row.provider_reference,
         "phone_number": api_number,
-        "message": "Hi Ada, your appointment is on Friday.",
+        "message": "Hi Adaeze Marchetti, your appointment is on Friday 9th.",
     }
 
 
@@ -104,7 +105,7 @@ async def test_email_goes_out_through_ses(settings: Settings, moto_s3_endpoint: 
         response = await client.post(
             "/v2/notifications/email",
             json={"email_address": address, "template_id": str(account.email_template_id),
-                  "personalisation": {"name": "Ada", "case": "C-42"}},
+                  "personalisation": EMAIL_PERSONALISATION},
             headers=account.headers(),
         )
         assert response.status_code == 201, response.text
@@ -114,8 +115,8 @@ async def test_email_goes_out_through_ses(settings: Settings, moto_s3_endpoint: 
     email = moto_sent_emails()[row.provider_reference]
     assert email["destinations"] == {"ToAddresses": [address]}
     assert email["source"] == f"benefits.office@{EMAIL_DOMAIN}"
-    assert email["subject"] == "Your case C-42"
-    assert email["body"] == "Dear Ada,\n\nYour case C-42 is ready."
+    assert email["subject"] == "Your case CASE-7731"
+    assert email["body"] == "Dear Kimberley Ashdown,\n\nYour case CASE-7731 is ready."
 
 
 async def test_a_service_can_send_through_end_user_messaging_while_others_use_sns(
@@ -147,7 +148,7 @@ async def test_a_service_can_send_through_end_user_messaging_while_others_use_sn
     assert [s.message_id for s in sms_v2_fake.sent] == [via_v2.provider_reference]
     sent = sms_v2_fake.sent[0]
     assert sent.destination == switched_number
-    assert sent.body == "Hi Ada, your appointment is on Friday."
+    assert sent.body == "Hi Adaeze Marchetti, your appointment is on Friday 9th."
     # The service's sender "Agency" is not a number, so the configured origination number is used.
     assert sent.origination_identity == "+12025550199"
     assert sent.configuration_set == "notify-receipts"

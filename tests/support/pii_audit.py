@@ -143,12 +143,12 @@ class PiiAudit:
         self, search: Callable[[str, bytes], None], allowed_exports: dict[str, datetime], now: datetime
     ) -> None:
         if self.s3 is not None:
-            for key, modified, content, metadata in self.s3.objects():
-                name = key.removeprefix(self.s3.prefix)
+            # An export's age is only known from the listing, so exports are always fetched.
+            for name, modified, content, metadata in self.s3.objects(lambda key: key.startswith(UPLOADS_PREFIX)):
                 search(f"object key {name}", name.encode())
                 search(f"object metadata {name}", metadata)
                 if not name.startswith(UPLOADS_PREFIX) and not _export_live(name, modified, allowed_exports, now):
-                    search(f"object {name}", content or b"")
+                    search(f"object {name}", content)
             for where, data in self.s3.multipart_parts():
                 search(where, data)
             return

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -157,14 +157,22 @@ class S3Location:
             aws_access_key_id=self.access_key_id, aws_secret_access_key=self.secret_access_key,
         )
 
-    def objects(self) -> Iterator[tuple[str, datetime, bytes | None, bytes]]:
-        """Yield (key, last modified, content getter input, metadata text) for every object."""
+    def objects(self, skip_content: Callable[[str], bool]) -> Iterator[tuple[str, datetime, bytes, bytes]]:
+        """Yield (key without the prefix, last modified, content, metadata text) for every object.
+
+        Objects whose content may hold recipients (``skip_content``) are only HEAD-ed, for metadata.
+        """
         client = self.client()
         try:
             for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
                 for item in page.get("Contents", []):
-                    got = client.get_object(Bucket=self.bucket, Key=item["Key"])
-                    yield item["Key"], item["LastModified"], got["Body"].read(), _metadata_text(got)
+                    key = item["Key"].removeprefix(self.prefix)
+                    if skip_content(key):
+                        got = client.head_object(Bucket=self.bucket, Key=item["Key"])
+                        yield key, item["LastModified"], b"", _metadata_text(got)
+                    else:
+                        got = client.get_object(Bucket=self.bucket, Key=item["Key"])
+                        yield key, item["LastModified"], got["Body"].read(), _metadata_text(got)
         finally:
             client.close()
 

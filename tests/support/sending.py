@@ -13,6 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.support.accounts import Account
 
+# The personalisation tests send by default: distinctive values of 6+ characters, so the PII audit
+# searches for them (shorter ones would match innocent text); the pii_audit fixture tracks them all.
+SMS_PERSONALISATION = {"name": "Adaeze Marchetti", "day": "Friday 9th"}
+EMAIL_PERSONALISATION = {"name": "Kimberley Ashdown", "case": "CASE-7731"}
+
 
 async def send(client: httpx.AsyncClient, account: Account, recipient: str, *, reference: str | None = None) -> str:
     """One SMS, or one email when the recipient has an '@'; returns the notification id."""
@@ -20,11 +25,11 @@ async def send(client: httpx.AsyncClient, account: Account, recipient: str, *, r
     if "@" in recipient:
         path = "/v2/notifications/email"
         body = {"email_address": recipient, "template_id": str(account.email_template_id),
-                "personalisation": {"name": "Kim", "case": "7"}}
+                "personalisation": EMAIL_PERSONALISATION}
     else:
         path = "/v2/notifications/sms"
         body = {"phone_number": recipient, "template_id": str(account.sms_template_id),
-                "personalisation": {"name": "Ada", "day": "Friday"}}
+                "personalisation": SMS_PERSONALISATION}
     if reference is not None:
         body["reference"] = reference
     response = await client.post(path, json=body, headers=account.headers())
