@@ -18,7 +18,6 @@ from notify.config import LogFormat, Settings
 from notify.log_config import configure_logging
 from notify.runtime import Runtime, open_object_store
 from notify.sending.providers.simulated import SimulatedProvider
-from tests.fixtures.moto_server import s3_store_settings
 from tests.support.accounts import Account, create_account
 from tests.support.pii_audit import PiiAudit
 from tests.support.sending import EMAIL_PERSONALISATION, SMS_PERSONALISATION
@@ -47,6 +46,10 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) 
     )
     if not _on_s3(request):
         return local
+    # Imported here: the module is a pytest plugin (listed below), and importing it at the top
+    # would stop pytest from rewriting its asserts.
+    from tests.fixtures.moto_server import s3_store_settings
+
     return s3_store_settings(local, request.getfixturevalue("moto_s3_endpoint"), request.getfixturevalue("s3_bucket"))
 
 

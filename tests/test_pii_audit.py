@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from notify.config import Settings
-from notify.reports.exports import create_export
+from notify.reports.exports import ExportLimits, create_export
 from notify.reports.query import ReportScope
 from notify.runtime import Runtime
 from notify.sending.providers.simulated import SimulatedProvider
@@ -172,6 +172,7 @@ async def _export(runtime: Runtime, account: Account, *, age: timedelta, ttl: ti
     """A tracked export row created ``age`` ago; its object is the caller's to write."""
     async with runtime.engine.begin() as conn:
         export = await create_export(conn, ReportScope(service_id=account.service_id), ttl=ttl, retention_days=7,
+                                     limits=ExportLimits(100, 100),
                                      now=datetime.now(UTC) - age)
     return export.object_key
 

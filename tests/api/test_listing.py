@@ -42,7 +42,7 @@ async def test_filters(client: httpx.AsyncClient, account: Account, pii_audit: P
     assert await ids("?reference=nothing") == []
     listed = (await client.get("/v2/notifications?template_type=email", headers=headers)).json()["notifications"]
     assert listed[0]["email_address"] == "al.person@example.org"
-    assert listed[0]["subject"] == "Your case 9"
+    assert listed[0]["subject"] == "Your case CASE-7731"
 
 
 async def test_paging_follows_links_next_to_the_end(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from notify.config import Settings
 from notify.sending.providers.simulated import SimulatedProvider
@@ -19,6 +20,7 @@ from tests.support.older_batches import GOOD, older_version_app, send_batch
 from tests.support.pii_audit import PiiAudit
 
 
+@pytest.mark.local_store  # its store is built here on the local disk
 async def test_callbacks_of_a_batch_with_an_unreadable_row(
     settings: Settings, tmp_path: Path, callback_receiver: CallbackReceiver, pii_audit: PiiAudit
 ) -> None:

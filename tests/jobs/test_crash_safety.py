@@ -71,6 +71,7 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-m", "notify", "worker"], env=env, stdout=out, stderr=out)
 
 
+@pytest.mark.local_store  # its store is built here on the local disk
 @pytest.mark.slow
 async def test_killed_workers_never_send_twice_and_the_job_finishes(
     settings: Settings, tmp_path: Path, pii_audit: PiiAudit

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 import obstore.store
 
 from notify.app import create_app
@@ -52,6 +53,7 @@ def _multipart(template_id: str, data: bytes) -> bytes:
     ).encode() + data + f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
+@pytest.mark.local_store  # its store is built here on the local disk
 async def test_status_is_answered_while_a_big_file_is_validated(
     settings: Settings, tmp_path: Path, pii_audit: PiiAudit
 ) -> None:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterable
 from pathlib import Path
 
 import httpx
+import pytest
 import obstore.store
 from sqlalchemy import text
 
@@ -40,6 +41,7 @@ def _rows(content: bytes) -> dict[str, list[str]]:
     return {row[0].removeprefix("'"): row for row in reader[1:]}
 
 
+@pytest.mark.local_store  # its store is built here on the local disk
 async def test_one_unreadable_row_in_a_batch_fails_only_itself(
     settings: Settings, tmp_path: Path, pii_audit: PiiAudit
 ) -> None:
@@ -101,6 +103,7 @@ class DamagedUploadStore(ObjectStore):
         return len(data)
 
 
+@pytest.mark.local_store  # its store is built here on the local disk
 async def test_a_spreadsheet_row_that_no_longer_reads_fails_only_itself(
     settings: Settings, tmp_path: Path, pii_audit: PiiAudit
 ) -> None:

@@ -57,11 +57,10 @@ async def test_export_downloads_through_its_presigned_s3_url(
     assert settings.storage_endpoint is not None and done["url"].startswith(settings.storage_endpoint)
 
     # The URL is the whole credential: a plain client, without the API key, downloads the export.
+    # (moto's server does not check signatures, so a tampered URL cannot be tested here.)
     async with httpx.AsyncClient() as anyone:
         downloaded = await anyone.get(done["url"])
-        tampered = await anyone.get(done["url"].replace("X-Amz-Signature=", "X-Amz-Signature=0"))
     assert downloaded.status_code == 200, downloaded.text
-    assert tampered.status_code == 403
     through_api = await client.get(f"/v2/reports/{export['id']}/content", headers=account.headers())
     assert downloaded.content == through_api.content
     exported = list(csv.reader(io.StringIO(downloaded.content.decode("utf-8-sig"))))

@@ -106,6 +106,7 @@ def refusing_store(tmp_path: Path) -> RefusingStore:
     return RefusingStore(tmp_path / "objects")  # where the settings fixture stores, so the PII audit sees it
 
 
+@pytest.mark.local_store  # its store is built here on the local disk
 async def test_one_service_whose_object_cannot_be_stored_fails_alone(
     settings: Settings, refusing_store: RefusingStore, provider: SimulatedProvider, pii_audit: PiiAudit
 ) -> None:
